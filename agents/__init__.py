@@ -1,0 +1,1 @@
+"""Pluggable agents (planners, world-model agents, baselines). Populated by the agents issues."""

@@ -1,0 +1,1 @@
+"""The benchmark harness and the ``twm-bench`` command line."""

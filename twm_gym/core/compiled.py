@@ -1,0 +1,100 @@
+"""Everything static about a scenario, computed once and cached: the arrays the hot path reads."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twm_gym.core.field import StaticField, cell_capacity, compile_field
+from twm_gym.core.geometry import zone_mask, zone_membership
+from twm_gym.core.params import ZONES, Scenario
+from twm_gym.core.rng import normal_table
+from twm_gym.core.transport import RoutingTable
+
+
+@dataclass(frozen=True, eq=False)
+class Compiled:
+    """Static arrays of one scenario. ``C`` cells, ``S`` = 3 slices, ``L`` links, ``N`` source nodes."""
+
+    scenario: Scenario
+    field: StaticField
+    routing: RoutingTable
+    zones: NDArray[np.bool_]  # (Z, C) zone membership of the cells, Z = len(ZONES)
+    base_demand: NDArray[np.float32]  # (C, S) mean offered load before profile and shocks, Mbps
+    profile: NDArray[np.float32]  # (T, S) time-of-horizon multiplier of demand
+    cell_xy: NDArray[np.float32]  # (C, 2), m
+    cell_node: NDArray[np.int64]  # (C,) index of each cell's node on the source-node axis
+    node_cell: NDArray[np.float32]  # (C, N) one-hot cell -> node aggregation matrix
+    node_xy: NDArray[np.float32]  # (N, 2) node positions (centroid of their cells), m
+    link_src: NDArray[np.int64]  # (L,) source-node index of each link (-1 for the hub)
+    link_mbps: NDArray[np.float32]  # (L,) link capacity, Mbps
+    base_density: NDArray[np.float32]  # (X,) user density per pixel with no shock
+    nominal_capacity: NDArray[np.float32]  # (C,) capacity at full activity and base density, Mbps
+    intact_route: NDArray[np.float32]  # (N, L) routes with every link up
+    grid_axis: NDArray[np.float32]  # (G,) pixel-centre coordinate along either axis, m
+    burst_table: NDArray[np.float32]  # (S * 2**16,) log-normal burst quantiles, slice-major
+    burst_offset: NDArray[np.int32]  # (K * C * S,) table offset of each burst draw's slice
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.base_demand.shape[0])
+
+    @property
+    def n_links(self) -> int:
+        return int(self.link_mbps.shape[0])
+
+
+@functools.lru_cache(maxsize=32)
+def compile_scenario(scenario: Scenario) -> Compiled:
+    """Compile (and cache per parameter set) the static arrays of ``scenario``."""
+    city, tr, dem, sim = scenario.city, scenario.transport, scenario.demand, scenario.sim
+    field = compile_field(city)
+    routing = RoutingTable(tr)
+    zones = zone_membership(city)
+    gain = np.ones((len(city.cell_xy), 3))
+    for zone_name, slice_gain in dem.zone_gain:
+        inside = zones[ZONES.index(zone_name)]
+        gain[inside] *= np.asarray(slice_gain)
+    base_demand = (np.asarray(dem.base_mbps)[None, :] * gain).astype(np.float32)
+    steps = np.arange(sim.horizon)
+    bump = np.sin(np.pi * (steps + 0.5) / sim.horizon)  # busy hour in the middle of the horizon
+    profile = 1.0 + np.asarray(dem.profile_amplitude)[None, :] * bump[:, None]
+    sources = routing.sources
+    cell_node = np.array([sources.index(n) for n in tr.cell_node])
+    node_cell = np.zeros((len(cell_node), len(sources)), dtype=np.float32)
+    node_cell[np.arange(len(cell_node)), cell_node] = 1.0
+    cell_xy = np.asarray(city.cell_xy, dtype=np.float32)
+    node_xy = (node_cell.T @ cell_xy) / np.maximum(node_cell.sum(axis=0)[:, None], 1.0)
+    link_src = np.array([sources.index(lk.src) if lk.src in sources else -1 for lk in tr.links])
+    in_zone = zone_mask(city, field.pixels).any(axis=0)
+    base_density = np.asarray(city.base_density + city.zone_density * in_zone, dtype=np.float32)
+    intact_route, intact_reach = routing.routes(np.ones((1, len(tr.links)), dtype=bool))
+    if not intact_reach.all():
+        unreachable = [n for n, r in zip(routing.sources, intact_reach[0], strict=False) if r == 0]
+        raise ValueError(f"transport: nodes {unreachable} have no path to hub {tr.hub!r} with every link up")
+    sigma = np.asarray(dem.burst_sigma, dtype=np.float32)
+    full = np.ones((1, len(cell_xy)), dtype=np.float32)
+    nominal_capacity, _ = cell_capacity(field, full, base_density[None, :])
+    return Compiled(
+        scenario=scenario,
+        field=field,
+        routing=routing,
+        zones=zones,
+        base_demand=base_demand,
+        profile=profile.astype(np.float32),
+        cell_xy=cell_xy,
+        cell_node=cell_node,
+        node_cell=node_cell,
+        node_xy=node_xy.astype(np.float32),
+        link_src=link_src,
+        link_mbps=np.array([lk.capacity_gbps * 1000.0 for lk in tr.links], dtype=np.float32),
+        base_density=base_density,
+        nominal_capacity=nominal_capacity[0],
+        intact_route=intact_route[0],
+        grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
+        burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
+        burst_offset=np.tile(np.arange(3, dtype=np.int32) * 2**16, sim.substeps * len(cell_xy)),
+    )

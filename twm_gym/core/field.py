@@ -1,0 +1,127 @@
+"""The propagation field: path loss + correlated shadowing + interference -> SINR -> capacity.
+
+Static part (once per city, :func:`compile_field`): the received power of every cell at every pixel
+``P[x, c] = P_tx - PL(d) + shadow_c(x)`` (mW), each pixel's serving cell (strongest received power)
+and the interference gain matrix. Dynamic part (every slow step, :func:`cell_capacity`): with the
+cells' activity factors ``eta[b, c]`` in [0, 1] (their offered load over nominal capacity),
+
+    SINR[b, x] = S[x] / (N + sum_{c != serve(x)} eta[b, c] * P[x, c])
+    SE[b, x]   = min(log2(1 + SINR / gap), SE_max)                       (bit/s/Hz)
+    C[b, c]    = W * sum_{x in cell c} rho[b, x] SE[b, x] / sum_{x in cell c} rho[b, x]   (Mbps)
+
+with ``W`` the bandwidth (MHz) and ``rho`` the user density. Activity depends on offered load only,
+never on the action, so the field stays exogenous (paper eq. 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twm_gym.core.geometry import pixel_centers
+from twm_gym.core.params import CityParams
+
+_THERMAL_DBM_PER_HZ = -174.0
+
+
+@dataclass(frozen=True, eq=False)
+class StaticField:
+    """Arrays of the static propagation model. ``X = G*G`` pixels, ``C`` cells."""
+
+    pixels: NDArray[np.float64]  # (X, 2) pixel centres, m
+    serve: NDArray[np.int64]  # (X,) serving cell of each pixel
+    signal_mw: NDArray[np.float32]  # (X,) received power of the serving cell, mW
+    interf_mw: NDArray[np.float32]  # (C, X) received power of each non-serving cell, mW (0 if serving)
+    noise_mw: float  # thermal noise over the carrier, mW
+    member: NDArray[np.float32]  # (X, C) one-hot serving-cell matrix
+    gap: float  # Shannon gap, linear
+    se_max: float  # bit/s/Hz
+    bandwidth_mhz: float
+
+
+def _shadowing(city: CityParams, n_cells: int) -> NDArray[np.float64]:
+    """``(C, G, G)`` spatially correlated log-normal shadowing, dB (Gaussian-filtered white noise)."""
+    radio, g = city.radio, city.grid
+    if radio.shadowing_std_db == 0.0:
+        return np.zeros((n_cells, g, g))
+    rng = np.random.default_rng(radio.shadowing_seed)
+    white = rng.standard_normal((n_cells, g, g))
+    freq = np.fft.fftfreq(g, d=city.size_m / g)  # cycles per metre
+    fy, fx = np.meshgrid(freq, freq, indexing="ij")
+    sigma = radio.shadowing_corr_m
+    kernel = np.exp(-2.0 * (np.pi * sigma) ** 2 * (fx**2 + fy**2))  # Gaussian filter in frequency
+    smooth = np.real(np.fft.ifft2(np.fft.fft2(white) * kernel))
+    smooth /= smooth.std(axis=(1, 2), keepdims=True) + 1e-12
+    return radio.shadowing_std_db * smooth
+
+
+def compile_field(city: CityParams) -> StaticField:
+    """Build the static propagation arrays of a city."""
+    radio = city.radio
+    pixels = pixel_centers(city)
+    cells = np.asarray(city.cell_xy, dtype=np.float64)
+    n_cells = len(cells)
+    dist_km = np.maximum(np.linalg.norm(pixels[:, None, :] - cells[None, :, :], axis=-1), radio.min_distance_m)
+    dist_km /= 1000.0
+    pathloss_db = radio.pathloss_intercept_db + radio.pathloss_slope_db * np.log10(dist_km)
+    shadow = _shadowing(city, n_cells).reshape(n_cells, -1).T  # (X, C)
+    rx_dbm = radio.tx_power_dbm - pathloss_db + shadow
+    rx_mw = 10.0 ** (rx_dbm / 10.0)
+    serve = np.argmax(rx_mw, axis=1)
+    member = np.zeros_like(rx_mw)
+    member[np.arange(len(pixels)), serve] = 1.0
+    noise_dbm = _THERMAL_DBM_PER_HZ + 10.0 * np.log10(radio.bandwidth_mhz * 1e6) + radio.noise_figure_db
+    return StaticField(
+        pixels=pixels,
+        serve=serve,
+        signal_mw=rx_mw[np.arange(len(pixels)), serve].astype(np.float32),
+        interf_mw=(rx_mw * (1.0 - member)).T.astype(np.float32),
+        noise_mw=float(10.0 ** (noise_dbm / 10.0)),
+        member=member.astype(np.float32),
+        gap=float(10.0 ** (radio.shannon_gap_db / 10.0)),
+        se_max=radio.se_max,
+        bandwidth_mhz=radio.bandwidth_mhz,
+    )
+
+
+def _rowwise(x: NDArray[np.float32], w: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``x @ w`` with a summation order that does not depend on the number of rows.
+
+    BLAS picks different kernels (hence different float32 summation orders) for one row and for
+    many, which would make a rollout's last bits depend on its batch; numpy's own einsum loop
+    sums in index order for every row.
+    """
+    return np.einsum("bi,ij->bj", x, w, optimize=False)
+
+
+def sinr(field: StaticField, activity: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``(B, X)`` linear SINR of each pixel given the cells' activity ``(B, C)`` in [0, 1]."""
+    interference = _rowwise(activity, field.interf_mw)  # (B, X) mW
+    interference += np.float32(field.noise_mw)
+    return field.signal_mw / interference
+
+
+def cell_capacity(
+    field: StaticField, activity: NDArray[np.float32], density: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Per-cell capacity (Mbps) and effective SINR (dB), both ``(B, C)``.
+
+    The effective SINR is ``gap * (2**SE - 1)`` for the cell's user-weighted mean spectral
+    efficiency ``SE`` (capped SE saturates it near ``gap * (2**SE_max - 1)``).
+
+    Args:
+        field: static arrays of the city.
+        activity: ``(B, C)`` interference activity factors in [0, 1].
+        density: ``(B, X)`` user density per pixel (relative units, > 0).
+    """
+    lin = sinr(field, activity)
+    se = np.log2(np.float32(1.0) + lin / np.float32(field.gap))
+    np.minimum(se, np.float32(field.se_max), out=se)
+    weight = _rowwise(density, field.member)  # (B, C) users per cell
+    mean_se = _rowwise(density * se, field.member) / weight  # bit/s/Hz
+    cap = mean_se * np.float32(field.bandwidth_mhz)
+    # Effective SINR: the SINR whose Shannon rate is the cell's mean spectral efficiency.
+    sinr_db = np.float32(10.0) * np.log10(np.float32(field.gap) * (np.exp2(mean_se) - np.float32(1.0)) + 1e-12)
+    return cap.astype(np.float32, copy=False), sinr_db.astype(np.float32, copy=False)

@@ -1,0 +1,141 @@
+"""KPIs of an episode, the control cost and the decision utility. Formulas below, units in comments.
+
+With slice ceilings ``tau = (0.25, 0.10, 0.20)`` for (eMBB, URLLC, FWA) and ``tau_d = 20 ms``
+(paper section X):
+
+* loss rate ``l_s = lost_s / offered_s`` over the whole episode (radio overflow + transport
+  overflow + unroutable traffic, in Mbit; backlog left at the end is not counted);
+* ``d99``: the 99th percentile (numpy's linear interpolation) of the URLLC latency samples, one per
+  cell and fast sub-step (``T * K * C`` samples);
+* slice violations: URLLC ``d99 > tau_d or l_u > tau_u``; FWA ``l_f > tau_f``; eMBB ``l_e > tau_e``;
+  the global indicator is their logical or;
+* SLA Compliance Margin (paper eq. 2):
+  ``SCM = max(0, min(1 - l_u/tau_u, 1 - l_f/tau_f, 1 - l_e/tau_e, 1 - d99/tau_d))``;
+* control cost per slow step (:func:`step_cost`):
+  ``w_r * mean_c sum_s p + w_b * mean_l sum_s b + w_sw * (mean_c sum_s |dp| + mean_l sum_s |db|) / 2``
+  with ``dp`` the change from the previous step's shares (uniform 1/3 before the first step); the
+  episode cost is its mean over the ``T`` steps. The uniform 1/3 allocation costs ``w_r + w_b`` (=1
+  by default) and the cost reduction is ``dcost = 1 - cost / cost_uniform``;
+* utility (:class:`Utility`): ``U = w_scm * SCM + w_cost * dcost - w_violation * 1[global]``,
+  compliance first, cost second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twm_gym.core.params import FWA, SLICES, URLLC, CostParams, Scenario
+from twm_gym.core.state import Ledger
+
+F32 = NDArray[np.float32]
+
+
+def step_cost(cost: CostParams, p: F32, b: F32, last_p: F32, last_b: F32) -> F32:
+    """``(B,)`` control cost of one slow step (formula in the module docstring)."""
+    radio = p.sum(axis=-1).mean(axis=-1)
+    transport = b.sum(axis=-1).mean(axis=-1)
+    switch = 0.5 * (np.abs(p - last_p).sum(axis=-1).mean(axis=-1) + np.abs(b - last_b).sum(axis=-1).mean(axis=-1))
+    out = cost.radio_weight * radio + cost.transport_weight * transport + cost.switch_weight * switch
+    return out.astype(np.float32)
+
+
+def uniform_cost(cost: CostParams) -> float:
+    """Episode cost of the uniform 1/3 allocation (no change between steps)."""
+    return cost.radio_weight + cost.transport_weight
+
+
+@dataclass(frozen=True)
+class KPIs:
+    """Episode KPIs of a batch of rollouts; every array has the batch on its first axis."""
+
+    loss: F32  # (B, S) loss rate per slice, in [0, 1]
+    d99_ms: F32  # (B,) URLLC 99th-percentile latency, ms
+    violation: NDArray[np.bool_]  # (B, S) SLA violated per slice
+    global_violation: NDArray[np.bool_]  # (B,) any slice violated
+    scm: F32  # (B,) SLA Compliance Margin (paper eq. 2), in [0, 1]
+    cost: F32  # (B,) normalized control cost (uniform 1/3 = 1 with default weights)
+    delta_cost: F32  # (B,) cost reduction relative to uniform 1/3
+    offered_mbit: F32  # (B, S)
+    lost_mbit: F32  # (B, S)
+    unroutable_mbit: F32  # (B, S)
+
+    def __len__(self) -> int:
+        return int(self.scm.shape[0])
+
+    def take(self, index: NDArray[np.integer] | slice) -> KPIs:
+        """The KPIs of rollouts ``index`` (arrays copied)."""
+        return KPIs(**{f.name: np.array(getattr(self, f.name)[index]) for f in dataclasses.fields(self)})
+
+    def row(self, i: int) -> dict[str, float | bool]:
+        """Rollout ``i`` as a flat dict of Python scalars (for records and ``info``)."""
+        out: dict[str, float | bool] = {
+            "scm": float(self.scm[i]),
+            "cost": float(self.cost[i]),
+            "delta_cost": float(self.delta_cost[i]),
+            "d99_ms": float(self.d99_ms[i]),
+            "global_violation": bool(self.global_violation[i]),
+        }
+        for s, name in enumerate(SLICES):
+            out[f"loss_{name}"] = float(self.loss[i, s])
+            out[f"violation_{name}"] = bool(self.violation[i, s])
+        return out
+
+
+def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:
+    """KPIs from the ledger of ``steps_done`` steps (normally the whole horizon)."""
+    sla = scenario.sla
+    k, c = scenario.sim.substeps, len(scenario.city.cell_xy)
+    loss = np.where(ledger.offered > 0, ledger.lost / np.maximum(ledger.offered, 1e-9), 0.0).astype(np.float32)
+    samples = ledger.delays[:, : steps_done * k * c]
+    d99 = np.percentile(samples, 99.0, axis=1).astype(np.float32) if samples.shape[1] else np.zeros(len(loss))
+    tau = np.asarray(sla.loss_ceiling, dtype=np.float32)
+    violation = loss > tau
+    violation[:, URLLC] |= d99 > sla.d99_ceiling_ms
+    headroom = np.concatenate([1.0 - loss / tau, (1.0 - d99 / sla.d99_ceiling_ms)[:, None]], axis=1)
+    scm = np.maximum(headroom.min(axis=1), 0.0).astype(np.float32)
+    cost = (ledger.cost_sum / max(scenario.sim.horizon, 1)).astype(np.float32)
+    delta = (1.0 - cost / uniform_cost(scenario.cost)).astype(np.float32)
+    return KPIs(
+        loss=loss,
+        d99_ms=d99.astype(np.float32),
+        violation=violation,
+        global_violation=np.asarray(violation.any(axis=1)),
+        scm=scm,
+        cost=cost,
+        delta_cost=delta,
+        offered_mbit=ledger.offered.copy(),
+        lost_mbit=ledger.lost.copy(),
+        unroutable_mbit=ledger.unroutable.copy(),
+    )
+
+
+@dataclass(frozen=True)
+class Utility:
+    """Decision utility ``U = w_scm * SCM + w_cost * dcost - w_violation * 1[global violation]``.
+
+    Compliance comes first: with the defaults any violating rollout scores below any compliant one
+    whose cost is not more than twice uniform's.
+    """
+
+    w_scm: float = 1.0
+    w_cost: float = 0.5
+    w_violation: float = 1.0
+
+    def __call__(self, kpis: KPIs) -> F32:
+        u = self.w_scm * kpis.scm + self.w_cost * kpis.delta_cost - self.w_violation * kpis.global_violation
+        return u.astype(np.float32)
+
+
+def violation_probabilities(kpis: KPIs) -> dict[str, float]:
+    """Across episodes: ``P_urllc``, ``P_fwa``, ``P_embb`` and ``P_g`` (fractions of violating rollouts)."""
+    v = kpis.violation
+    return {
+        "P_urllc": float(v[:, URLLC].mean()),
+        "P_fwa": float(v[:, FWA].mean()),
+        "P_embb": float(v[:, 0].mean()),
+        "P_g": float(kpis.global_violation.mean()),
+    }

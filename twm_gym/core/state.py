@@ -1,0 +1,114 @@
+"""State records of the two worlds, batched on a leading axis ``B``.
+
+The factorization of the paper's eq. 1 is visible in the types: :class:`EGWState` (exogenous world)
+evolves with no action, :class:`CSWState` (controllable system world) is what the action moves, and
+:class:`Drivers` is the exogenous world's per-step input to the controllable one. :class:`Ledger`
+accumulates the episode's KPI counters. A :class:`Snapshot` (all four at a step boundary) lets the
+twin resume any running episode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+F32 = NDArray[np.float32]
+I32 = NDArray[np.int32]
+
+T = TypeVar("T")
+
+
+def _map_arrays(record: T, fn: Any) -> T:
+    """A copy of a dataclass record with ``fn`` applied to every array field."""
+    changes = {
+        f.name: fn(getattr(record, f.name))
+        for f in dataclasses.fields(record)  # type: ignore[arg-type]
+        if isinstance(getattr(record, f.name), np.ndarray)
+    }
+    return dataclasses.replace(record, **changes)  # type: ignore[type-var]
+
+
+class _Batched:
+    """Helpers shared by the batched records."""
+
+    def take(self: T, index: NDArray[np.integer] | slice) -> T:
+        """Rows ``index`` of every array (a new record, arrays copied)."""
+        return _map_arrays(self, lambda a: np.array(a[index]))
+
+    def repeat(self: T, batch: int) -> T:
+        """A batch-1 record repeated to ``batch`` rows."""
+        return _map_arrays(self, lambda a: np.repeat(a[:1], batch, axis=0))
+
+    def copy(self: T) -> T:
+        return _map_arrays(self, np.array)
+
+
+@dataclass(frozen=True)
+class EGWState(_Batched):
+    """Exogenous world between slow steps. Evolves with no action (paper eq. 1)."""
+
+    ar: F32  # (B, C, S) slow log-deviation of demand (AR(1)), dimensionless
+    hot_center: F32  # (B, 2) hotspot centre, m
+    hot_left: I32  # (B,) slow steps the current hotspot still lasts (0: none)
+    hot_intensity: F32  # (B,) hotspot surge multiplier at its centre
+    wave_pos: F32  # (B,) wave front position, fraction of corridor arc length in [0, 1]
+    wave_dir: F32  # (B,) +1 or -1: direction the front travels along the corridor
+    wave_left: I32  # (B,) slow steps the current wave still lasts (0: none)
+    wave_intensity: F32  # (B,) wave surge multiplier at its front
+    down_left: I32  # (B, L) slow steps each link stays down (0: up)
+
+
+@dataclass(frozen=True)
+class CSWState(_Batched):
+    """Controllable system world between slow steps."""
+
+    q_radio: F32  # (B, C, S) radio buffer backlog per cell and slice, Mbit
+    q_link: F32  # (B, L, S) transport buffer backlog per link and slice, Mbit
+    last_p: F32  # (B, C, S) PRB shares applied at the previous step (uniform 1/3 at reset)
+    last_b: F32  # (B, L, S) bandwidth shares applied at the previous step
+
+
+@dataclass(frozen=True)
+class Ledger(_Batched):
+    """Episode counters from which the KPIs are computed (see ``core/kpi.py``)."""
+
+    offered: F32  # (B, S) offered traffic so far, Mbit
+    lost: F32  # (B, S) lost traffic so far (buffer overflow, transport overflow, unroutable), Mbit
+    unroutable: F32  # (B, S) of which lost for want of a transport path, Mbit
+    cost_sum: F32  # (B,) sum of per-step control costs so far
+    delays: F32  # (B, T*K*C) URLLC latency samples, ms; the first t*K*C are filled
+
+
+@dataclass(frozen=True)
+class Drivers(_Batched):
+    """What the exogenous world hands the controllable one for one slow step."""
+
+    demand: F32  # (B, C, S) mean offered load over the step, Mbps
+    burst: F32  # (B, K, C, S) per-sub-step multiplicative burst of the offered load (mean 1)
+    capacity: F32  # (B, C) cell capacity at full PRB share, Mbps
+    sinr_db: F32  # (B, C) effective SINR (of the user-weighted mean SE), dB
+    link_up: NDArray[np.bool_]  # (B, L) link is up
+    link_avail: F32  # (B, L) capacity left to the slices after cross traffic (0 if down), Mbps
+    cross: F32  # (B, L) fraction of link capacity taken by wave cross traffic
+    route: F32  # (B, N, L) 1 where a node's path to the hub uses the link
+    reach: F32  # (B, N) 1 where a node has a path to the hub
+    density: F32  # (B, X) user density per pixel (relative units)
+    activity: F32  # (B, C) interference activity factor in [0, 1]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything needed to resume an episode at the start of slow step ``t``."""
+
+    t: int
+    egw: EGWState
+    csw: CSWState
+    ledger: Ledger
+
+    @property
+    def batch(self) -> int:
+        return int(self.csw.q_radio.shape[0])
