@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from twm_gym.scenarios import ScenarioError, list_scenarios
+from twm_gym.scenarios import ScenarioError, list_scenarios, load_scenario
 
 PAPER_SCENARIOS = ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
 
@@ -39,8 +39,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from benchmarks.twin_table import format_table, twin_table
 
             for name in args.scenarios:  # fail fast, before any simulation, on a bad name
-                from twm_gym.scenarios import load_scenario
-
                 load_scenario(name)
             rows, rate = twin_table(list(args.scenarios), args.seeds, args.seed0)
             print(format_table(rows))
