@@ -34,9 +34,18 @@ class Compiled:
     base_density: NDArray[np.float32]  # (X,) user density per pixel with no shock
     nominal_capacity: NDArray[np.float32]  # (C,) capacity at full activity and base density, Mbps
     intact_route: NDArray[np.float32]  # (N, L) routes with every link up
+    intact_route_t: NDArray[np.float32]  # (L, N) its transpose, C-contiguous
+    cell_link: NDArray[np.float32]  # (C, L) links on each cell's path, every link up
+    cell_link_t: NDArray[np.float32]  # (L, C) its transpose, C-contiguous
+    cell_node_t: NDArray[np.float32]  # (N, C) transpose of node_cell, C-contiguous
     grid_axis: NDArray[np.float32]  # (G,) pixel-centre coordinate along either axis, m
     burst_table: NDArray[np.float32]  # (S * 2**16,) log-normal burst quantiles, slice-major
-    burst_offset: NDArray[np.int32]  # (K * C * S,) table offset of each burst draw's slice
+    burst_offset: NDArray[np.intp]  # (S, 1, 1) table offset of each slice's quantiles
+    hospital_xy: NDArray[np.float32]  # (2,) nominal hotspot centre, m
+    link_xy: NDArray[np.float32]  # (L, 2) position of each link's source node (the hub's links: node 0), m
+    link_is_access: NDArray[np.float32]  # (L,) 1 for links leaving a source node, 0 for the hub's own
+    corridor_xy: NDArray[np.float64]  # (V, 2) corridor polyline vertices, m
+    corridor_arc: NDArray[np.float64]  # (V,) fractional arc length of each vertex, 0 .. 1
 
     @property
     def n_cells(self) -> int:
@@ -45,6 +54,13 @@ class Compiled:
     @property
     def n_links(self) -> int:
         return int(self.link_mbps.shape[0])
+
+    def corridor_point(self, s: NDArray[np.floating]) -> NDArray[np.float32]:
+        """``(..., 2)`` points at fractional arc length ``s`` in [0, 1] along the corridor, m."""
+        s64 = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0)
+        x = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 0])
+        y = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 1])
+        return np.stack([x, y], axis=-1).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=32)
@@ -78,6 +94,9 @@ def compile_scenario(scenario: Scenario) -> Compiled:
     sigma = np.asarray(dem.burst_sigma, dtype=np.float32)
     full = np.ones((1, len(cell_xy)), dtype=np.float32)
     nominal_capacity, _ = cell_capacity(field, full, base_density[None, :])
+    node_xy32 = node_xy.astype(np.float32)
+    poly = np.asarray(city.corridor, dtype=np.float64)
+    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
     return Compiled(
         scenario=scenario,
         field=field,
@@ -88,13 +107,22 @@ def compile_scenario(scenario: Scenario) -> Compiled:
         cell_xy=cell_xy,
         cell_node=cell_node,
         node_cell=node_cell,
-        node_xy=node_xy.astype(np.float32),
+        node_xy=node_xy32,
         link_src=link_src,
         link_mbps=np.array([lk.capacity_gbps * 1000.0 for lk in tr.links], dtype=np.float32),
         base_density=base_density,
         nominal_capacity=nominal_capacity[0],
         intact_route=intact_route[0],
+        intact_route_t=np.ascontiguousarray(intact_route[0].T),
+        cell_link=node_cell @ intact_route[0],
+        cell_link_t=np.ascontiguousarray((node_cell @ intact_route[0]).T),
+        cell_node_t=np.ascontiguousarray(node_cell.T),
         grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
         burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
-        burst_offset=np.tile(np.arange(3, dtype=np.int32) * 2**16, sim.substeps * len(cell_xy)),
+        burst_offset=(np.arange(3, dtype=np.intp) * 2**16)[:, None, None],
+        hospital_xy=np.asarray(city.hospital_center, dtype=np.float32),
+        link_xy=node_xy32[np.maximum(link_src, 0)],
+        link_is_access=(link_src >= 0).astype(np.float32),
+        corridor_xy=poly,
+        corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
     )

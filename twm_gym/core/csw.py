@@ -24,6 +24,7 @@ sub-step bursts, which is the paper's point about the fast timescale.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,8 +59,10 @@ def project_shares(x: ArrayLike, name: str, shape: tuple[int, ...], axis_names: 
     if arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}; expected {shape} ({', '.join(axis_names)})")
     arr = arr.astype(np.float32)
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
+    # One reduction decides the common case: the minimum of an array with a NaN is NaN, and an
+    # infinite entry makes the sum infinite (entries are float32, the sum is float64).
+    if not (arr.min() >= 0 and np.isfinite(arr.sum(dtype=np.float64))):
+        bad = ~np.isfinite(arr) | (arr < 0)
         pos = np.unravel_index(int(np.flatnonzero(bad)[0]), shape)
         value = arr[pos]
         where = ", ".join(
@@ -68,7 +71,10 @@ def project_shares(x: ArrayLike, name: str, shape: tuple[int, ...], axis_names: 
         kind = "negative" if np.isfinite(value) else str(value)
         raise ValueError(f"{name}[{where}] is {kind} ({value}); shares must be finite and >= 0")
     total = arr.sum(axis=-1, keepdims=True)
-    return np.where(total > 1.0, arr / np.maximum(total, 1e-30), arr).astype(np.float32)
+    over = total > 1.0
+    if over.any():
+        arr = np.where(over, arr / np.maximum(total, np.float32(1e-30)), arr).astype(np.float32)
+    return arr
 
 
 def initial_csw(comp: Compiled, batch: int) -> CSWState:
@@ -96,126 +102,174 @@ class StepResult:
     cost: F32  # (B,) control cost of the step (``core/kpi.py:step_cost``)
 
 
+_ZERO = np.zeros((), dtype=np.float32)  # a 0-d operand is cheaper than a Python scalar at batch 1
+
+
+@functools.lru_cache(maxsize=64)
+def _buffers(comp: Compiled, batch: int) -> tuple[F32, F32]:
+    """Radio ``(S, B, C)`` and link ``(S, B, L)`` buffer sizes at full shape (Mbit), read-only.
+
+    Same-shape operands make the sub-step loop's ufunc calls cheapest at small batch.
+    """
+    sim, tr = comp.scenario.sim, comp.scenario.transport
+    buf_r = np.repeat(np.asarray(sim.radio_buffer_mbit, dtype=np.float32)[:, None, None], batch, axis=1)
+    buf_l = np.repeat(np.asarray(tr.buffer_mbit, dtype=np.float32)[:, None, None], batch, axis=1)
+    buf_r = np.ascontiguousarray(np.repeat(buf_r, comp.n_cells, axis=2))
+    buf_l = np.ascontiguousarray(np.repeat(buf_l, comp.n_links, axis=2))
+    buf_r.flags.writeable = False
+    buf_l.flags.writeable = False
+    return buf_r, buf_l
+
+
 def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost: F32) -> tuple[CSWState, StepResult]:
     """Run one slow step of ``K`` fast sub-steps with shares ``p (B,C,S)`` and ``b (B,L,S)``.
 
     ``p`` and ``b`` must already be projected (:func:`project_shares`); ``cost`` is the step's
     control cost, passed through to the result.
+
+    Within a slow step a queue with arrivals ``a_k``, service ``m`` per sub-step and buffer ``M``
+    follows ``q_k = clip(q_{k-1} + a_k - m, 0, M)`` and serves ``min(q_{k-1} + a_k, m)``. Only the
+    recursion itself is sequential (two array operations per sub-step); arrivals, service,
+    routing and latency are computed for all ``K`` sub-steps at once, and radio queues never
+    depend on link queues, so the radio recursion runs to the end before the link one starts.
     """
     sim, tr = comp.scenario.sim, comp.scenario.transport
     k_sub = sim.substeps
     dt = np.float32(sim.slow_step_s / k_sub)
     cap_ms = np.float32(sim.latency_cap_ms)
-    # Inside the loop arrays are slice-major, (S, B, C) and (S, B, L): every slice is contiguous,
-    # and aggregating cells into nodes and routing nodes onto links are single matrix products.
-    radio_rate = np.ascontiguousarray((p * drv.capacity[:, :, None]).transpose(2, 0, 1))  # Mbps
+    batch, n_cells, n_links = p.shape[0], p.shape[1], b.shape[1]
+    # Arrays are slice-major, (K, S, B, C) and (K, S, B, L): every slice is contiguous, and
+    # aggregating cells into nodes and routing nodes onto links are single matrix products.
+    radio_rate = np.ascontiguousarray((p * drv.capacity[:, :, None]).transpose(2, 0, 1))  # (S, B, C) Mbps
     radio_cap = radio_rate * dt  # Mbit per sub-step
-    link_rate = np.ascontiguousarray((b * drv.link_avail[:, :, None]).transpose(2, 0, 1))
+    link_rate = np.ascontiguousarray((b * drv.link_avail[:, :, None]).transpose(2, 0, 1))  # (S, B, L)
     link_cap = link_rate * dt
-    arrivals = np.ascontiguousarray((drv.burst * (drv.demand * dt)[:, None]).transpose(1, 3, 0, 2))  # (K,S,B,C)
-    buf_r = np.asarray(sim.radio_buffer_mbit, dtype=np.float32)[:, None, None]
-    buf_l = np.asarray(tr.buffer_mbit, dtype=np.float32)[:, None, None]
+    arrivals = np.empty((k_sub, 3, batch, n_cells), dtype=np.float32)  # Mbit per sub-step
+    mean_arrivals = np.ascontiguousarray((drv.demand * dt).transpose(2, 0, 1))  # (S, B, C)
+    np.multiply(drv.burst.transpose(1, 3, 0, 2), mean_arrivals, out=arrivals)
+    buf_r, buf_l = _buffers(comp, batch)
+    zero = _ZERO
+    router = _Router(comp, drv)
+
+    # Radio queues: q[k + 1] is the backlog after sub-step k; q[0] the carried-over backlog.
+    q = np.empty((k_sub + 1, 3, batch, n_cells), dtype=np.float32)
+    q[0] = state.q_radio.transpose(2, 0, 1)
+    net = arrivals - radio_cap
+    for k in range(k_sub):
+        np.add(q[k], net[k], out=net[k])
+        np.maximum(net[k], zero, out=net[k])
+        np.minimum(net[k], buf_r, out=q[k + 1])
+    served = q[:-1] + arrivals
+    np.minimum(served, radio_cap, out=served)
+    # Transport queues, fed by the served traffic of every sub-step.
+    inflow = router.to_links(served)  # (K, S, B, L)
+    ql = np.empty((k_sub + 1, 3, batch, n_links), dtype=np.float32)
+    ql[0] = state.q_link.transpose(2, 0, 1)
+    net_l = inflow - link_cap
+    for k in range(k_sub):
+        np.add(ql[k], net_l[k], out=net_l[k])
+        np.maximum(net_l[k], zero, out=net_l[k])
+        np.minimum(net_l[k], buf_l, out=ql[k + 1])
+    sent = ql[:-1] + inflow
+    np.minimum(sent, link_cap, out=sent)
+
+    # URLLC latency samples after every sub-step, ms (drain times of the queues on the path).
     inv_r = np.float32(1000.0) / np.maximum(radio_rate[URLLC], np.float32(1e-9))  # ms per Mbit
     inv_l = np.float32(1000.0) / np.maximum(link_rate[URLLC], np.float32(1e-9))
-    router = _Router(comp, drv)
-    base_ms = np.float32(sim.radio_latency_ms)
-    hop_ms = np.float32(tr.hop_latency_ms)
+    link_ms = ql[1:, URLLC] * inv_l  # (K, B, L)
+    link_ms += np.float32(tr.hop_latency_ms)
+    delays = router.path_latency(link_ms)  # (K, B, C)
+    delays += q[1:, URLLC] * inv_r
+    # Capping the sum once equals capping every term first (all terms are non-negative).
+    delays += np.float32(sim.radio_latency_ms)
+    np.minimum(delays, cap_ms, out=delays)
+    delays = np.ascontiguousarray(delays.transpose(1, 0, 2))  # (B, K, C)
+    cut = router.cut()
+    if cut is not None:  # traffic of a cell with no path to the hub is lost: latency at the cap
+        rows, no_path = cut
+        delays[rows] = np.where(no_path[:, None, :], cap_ms, delays[rows])
 
-    batch, n_cells = p.shape[0], p.shape[1]
-    q0 = np.ascontiguousarray(state.q_radio.transpose(2, 0, 1))  # (S, B, C) Mbit
-    ql0 = np.ascontiguousarray(state.q_link.transpose(2, 0, 1))  # (S, B, L) Mbit
-    q, ql = q0.copy(), ql0.copy()
-    served_sum = np.zeros_like(q)
-    sent_sum = np.zeros_like(ql)
-    served = np.empty_like(q)
-    sent = np.empty_like(ql)
-    delays = np.empty((k_sub, batch, n_cells), dtype=np.float32)
     # Overflow is never tracked per sub-step: by conservation, what was offered and neither
     # served nor still queued was dropped (the same for links).
-    for k in range(k_sub):
-        q += arrivals[k]
-        np.minimum(q, radio_cap, out=served)
-        q -= served
-        served_sum += served
-        np.minimum(q, buf_r, out=q)
-        ql += router.to_links(served)
-        np.minimum(ql, link_cap, out=sent)
-        ql -= sent
-        sent_sum += sent
-        np.minimum(ql, buf_l, out=ql)
-        link_ms = ql[URLLC] * inv_l
-        link_ms += hop_ms
-        cell_ms = router.path_latency(link_ms)
-        cell_ms += q[URLLC] * inv_r
-        delays[k] = cell_ms
-    # Capping the sum once equals capping every term first (all terms are non-negative).
-    delays += base_ms
-    np.minimum(delays, cap_ms, out=delays)
-    delays = delays.transpose(1, 0, 2)
-    if router.degraded.size:  # traffic of a cell whose node has no path is lost: latency at the cap
-        cut = router.reach_deg[:, comp.cell_node] == 0  # (F, C)
-        delays[router.degraded] = np.where(cut[:, None, :], cap_ms, delays[router.degraded])
-
-    offered_cells = arrivals.sum(axis=0)  # (S, B, C)
-    lost_radio = (offered_cells - served_sum - (q - q0)).sum(axis=2)
-    lost_link = (router.to_links(served_sum) - sent_sum - (ql - ql0)).sum(axis=2)
+    served_sum = served.sum(axis=0)  # (S, B, C)
+    sent_sum = sent.sum(axis=0)  # (S, B, L)
+    offered_cells = arrivals.sum(axis=0)
+    lost_radio = (offered_cells - served_sum - (q[-1] - q[0])).sum(axis=2)
+    lost_link = (inflow.sum(axis=0) - sent_sum - (ql[-1] - ql[0])).sum(axis=2)
     offered = offered_cells.sum(axis=2).T  # (B, S)
     unroutable = router.unroutable(served_sum)
-    lost = np.clip((lost_radio + lost_link).T + unroutable, 0.0, offered)
-    total_r = radio_cap * np.float32(k_sub)
-    total_l = link_cap * np.float32(k_sub)
-    radio_util = np.where(total_r > 0, served_sum / np.maximum(total_r, 1e-9), 0.0).astype(np.float32)
-    link_util = np.where(total_l > 0, sent_sum / np.maximum(total_l, 1e-9), 0.0).astype(np.float32)
-    new_state = CSWState(q_radio=q.transpose(1, 2, 0).copy(), q_link=ql.transpose(1, 2, 0).copy(), last_p=p, last_b=b)
+    lost = np.minimum(np.maximum((lost_radio + lost_link).T + unroutable, zero), offered)
+    # Nothing is served where nothing is allocated, so a tiny floor only avoids 0 / 0.
+    tiny = np.float32(1e-30)
+    radio_util = np.minimum(served_sum / np.maximum(radio_cap * np.float32(k_sub), tiny), np.float32(1.0))
+    link_util = np.minimum(sent_sum / np.maximum(link_cap * np.float32(k_sub), tiny), np.float32(1.0))
+    new_state = CSWState(
+        q_radio=q[-1].transpose(1, 2, 0).copy(), q_link=ql[-1].transpose(1, 2, 0).copy(), last_p=p, last_b=b
+    )
     return new_state, StepResult(
         offered=np.ascontiguousarray(offered),
-        lost=lost.astype(np.float32),
+        lost=lost,
         unroutable=unroutable,
         radio_util=radio_util.transpose(1, 2, 0).copy(),
         link_util=link_util.transpose(1, 2, 0).copy(),
-        urllc_delay=np.ascontiguousarray(delays),
+        urllc_delay=delays,
         cost=cost,
     )
 
 
 class _Router:
-    """Routes served traffic onto links for one slow step (slice-major arrays).
+    """Routes served traffic onto links for one slow step (slice-major arrays, batch on axis -2).
 
-    Rows whose links are all up share the intact routing matrix and go through one matrix product;
-    only the *degraded* rows (some link down) use their own routes.
+    Rows whose links are all up share the intact cell-to-link matrix and go through one matrix
+    product; *degraded* rows (some link down) use their own routes from the drivers. When every
+    row is degraded (a single episode with a failed link) no row needs gathering.
     """
 
     def __init__(self, comp: Compiled, drv: Drivers) -> None:
-        self.node_cell = comp.node_cell  # (C, N)
-        self.cell_node_t = np.ascontiguousarray(comp.node_cell.T)  # (N, C)
-        self.cell_link = comp.node_cell @ comp.intact_route  # (C, L) cell -> links, intact network
-        self.intact_t = np.ascontiguousarray(comp.intact_route.T)  # (L, N)
-        self.degraded = np.flatnonzero(~drv.link_up.all(axis=1))
-        self.route_deg = drv.route[self.degraded]  # (F, N, L)
-        self.reach_deg = drv.reach[self.degraded]  # (F, N)
+        self.cell_link = comp.cell_link  # (C, L) intact network
+        self.cell_link_t = comp.cell_link_t  # (L, C)
+        degraded = drv.degraded
+        self.all_degraded = bool(degraded.all())
+        self.degraded = _ALL if self.all_degraded else np.flatnonzero(degraded) if degraded.any() else _NONE
+        self.route = drv.route if self.all_degraded else drv.route[self.degraded]  # (F, C, L)
+        self.reach = drv.reach if self.all_degraded else drv.reach[self.degraded]  # (F, C)
 
     def to_links(self, served: F32) -> F32:
-        """``(S, B, L)`` traffic entering each link's queue from ``(S, B, C)`` served traffic."""
+        """``(..., B, L)`` traffic entering each link's queue from ``(..., B, C)`` served traffic."""
+        if self.all_degraded:
+            return (served[..., None, :] @ self.route)[..., 0, :]
         out = served @ self.cell_link
         if self.degraded.size:
-            node_in = served[:, self.degraded] @ self.node_cell  # (S, F, N)
-            out[:, self.degraded] = (node_in[:, :, None, :] @ self.route_deg)[:, :, 0, :]
+            out[..., self.degraded, :] = (served[..., self.degraded, None, :] @ self.route)[..., 0, :]
         return out
 
     def path_latency(self, link_ms: F32) -> F32:
-        """``(B, C)`` latency of each cell's transport path from per-link latencies ``(B, L)``, ms."""
-        node_ms = link_ms @ self.intact_t
+        """``(..., B, C)`` latency of each cell's transport path from per-link latencies ``(..., B, L)``, ms."""
+        if self.all_degraded:
+            return (self.route @ link_ms[..., None])[..., 0]
+        out = link_ms @ self.cell_link_t
         if self.degraded.size:
-            node_ms[self.degraded] = (self.route_deg @ link_ms[self.degraded][:, :, None])[:, :, 0]
-        return node_ms @ self.cell_node_t
+            out[..., self.degraded, :] = (self.route @ link_ms[..., self.degraded, :, None])[..., 0]
+        return out
+
+    def cut(self) -> tuple[NDArray[np.int64] | slice, NDArray[np.bool_]] | None:
+        """Degraded rows and, for those, the ``(F, C)`` mask of cells with no path; None if none."""
+        if not self.degraded.size:
+            return None
+        return (slice(None) if self.all_degraded else self.degraded), self.reach == 0
 
     def unroutable(self, served_sum: F32) -> F32:
-        """``(B, S)`` served traffic of nodes with no path to the hub (lost), Mbit."""
-        out = np.zeros((served_sum.shape[1], served_sum.shape[0]), dtype=np.float32)
+        """``(B, S)`` served traffic of cells with no path to the hub (lost), Mbit, from ``(S, B, C)``."""
+        batch = served_sum.shape[1]
+        out = np.zeros((batch, 3), dtype=np.float32)
         if self.degraded.size:
-            node_in = served_sum[:, self.degraded] @ self.node_cell  # (S, F, N)
-            out[self.degraded] = (node_in * (1.0 - self.reach_deg)[None]).sum(axis=2).T
+            rows = slice(None) if self.all_degraded else self.degraded
+            out[rows] = (served_sum[:, rows] * (1.0 - self.reach)).sum(axis=2).T
         return out
+
+
+_NONE = np.zeros(0, dtype=np.int64)
+_ALL = np.zeros(1, dtype=np.int64)  # placeholder with size > 0 when every row is degraded
 
 
 def record_step(ledger: Ledger, result: StepResult, t: int) -> None:

@@ -1,8 +1,12 @@
 """The exogenous world (EGW): demand, shocks, link failures and the propagation field.
 
-``advance`` has no action argument: ``T_egw(s'_egw | s)`` of the paper's eq. 1. One call draws
-step ``t``'s noise from the counter-based streams of ``core/rng.py``, moves the shock and failure
-processes, and returns the :class:`Drivers` the controllable world consumes during step ``t``.
+Nothing here takes an action: this is ``T_egw(s'_egw | s)`` of the paper's eq. 1. Because the
+exogenous world never depends on what the controllable one does, :func:`roll` draws a whole stretch
+of it at once: the shock and failure processes move step by step (cheap per-rollout scalars), then
+the heavy per-step :class:`Drivers` (field, capacity, bursts, routes) of every step are computed in
+one vectorized pass over ``steps x rollouts`` rows. :func:`advance` is the one-step special case.
+Draws come from the counter-based streams of ``core/rng.py``, so a step's draws are the same
+whichever stretch computes them.
 
 Processes (parameters in ``core/params.py``):
 
@@ -19,13 +23,15 @@ Processes (parameters in ``core/params.py``):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
 from twm_gym.core.compiled import Compiled
 from twm_gym.core.field import cell_capacity
-from twm_gym.core.geometry import corridor_points
-from twm_gym.core.rng import draw, normal_table
+from twm_gym.core.rng import draw_steps, normal_table
 from twm_gym.core.state import Drivers, EGWState
 
 _N_UNIFORM_FIXED = 3  # hotspot start, wave start, wave direction
@@ -63,6 +69,57 @@ def _grid_kernel(comp: Compiled, centers: NDArray[np.float32], radius: float) ->
     return (ky[:, :, None] * kx[:, None, :]).reshape(len(centers), -1)
 
 
+_ROW_BLOCK = 1024
+"""Driver rows (step x rollout) computed together: few enough for the per-pixel field arrays to stay
+in a 1 MiB L2 cache, many enough to amortize numpy's per-call cost when the batch is small."""
+
+_BURST_COUNTER = 1 << 24
+"""Per-step hash counters at and above this value draw the bursts; those below draw everything else."""
+
+
+@dataclass(frozen=True)
+class _Block:
+    """Drivers of steps ``i0 <= i < i1`` (relative to the path's ``t0``), rows time-major."""
+
+    i0: int
+    fields: dict[str, Any]  # every Drivers field (arrays) but the burst, ((i1 - i0) * B, ...)
+    burst: NDArray[np.float32]  # (i1 - i0, K, S, B, C), the layout the CSW's sub-step loop reads
+
+
+@dataclass(frozen=True)
+class ExoPath:
+    """The exogenous world of ``B`` rollouts over the steps ``t0 <= t < t0 + steps``."""
+
+    t0: int
+    batch: int
+    steps: int
+    fields: dict[str, NDArray[np.generic]]  # EGWState fields with a leading step axis, (T, B, ...)
+    blocks: list[_Block]
+    steps_per_block: int
+
+    def _index(self, t: int) -> int:
+        i = t - self.t0
+        if not 0 <= i < self.steps:
+            raise IndexError(f"step {t} is outside this path's steps {self.t0}..{self.t0 + self.steps - 1}")
+        return i
+
+    def state(self, t: int) -> EGWState:
+        """The exogenous state after step ``t`` (views, not copies)."""
+        i = self._index(t)
+        return EGWState(**{name: arr[i] for name, arr in self.fields.items()})
+
+    def at(self, t: int) -> Drivers:
+        """The ``(B, ...)`` drivers of step ``t`` (views, not copies: do not write to them)."""
+        i = self._index(t)
+        block = self.blocks[i // self.steps_per_block]
+        j = i - block.i0
+        rows = slice(j * self.batch, (j + 1) * self.batch)
+        return Drivers(
+            burst=block.burst[j].transpose(2, 0, 3, 1),  # (B, K, C, S) view
+            **{name: arr[rows] for name, arr in block.fields.items()},
+        )
+
+
 def advance(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t: int) -> tuple[EGWState, Drivers]:
     """Draw step ``t``'s exogenous world: the state after the step's shock updates and its drivers.
 
@@ -73,131 +130,204 @@ def advance(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t: int) -
         keys: ``(B,)`` stream keys (``core/rng.py:seed_keys``).
         t: slow-step index in ``[0, horizon)``.
     """
+    path = roll(comp, state, keys, t, t + 1)
+    return path.state(t), path.at(t)
+
+
+def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1: int) -> ExoPath:
+    """Draw steps ``t0 <= t < t1`` of the exogenous world from ``state`` (the state at the start of ``t0``).
+
+    Rolling ``t0..t1`` equals rolling ``t0..t`` then ``t..t1`` from the state reached, bit for bit
+    (so a snapshot resumes exactly). Only the countdowns of shocks and failed links and the AR(1)
+    recursion loop over steps, a few operations each; every other quantity is computed for all
+    ``(step, rollout)`` rows at once.
+    """
     sc = comp.scenario
     hot, wave, dem, fail = sc.hotspot, sc.wave, sc.demand, sc.failures
-    batch, c, n_links, k = state.ar.shape[0], comp.n_cells, comp.n_links, sc.sim.substeps
-    n_cs = c * 3
-    u, idx = draw(keys, t, _N_UNIFORM_FIXED + n_links, n_cs * (k + 1) + 4)
-    z = normal_table()[idx[:, n_cs * k :]]
-    burst_idx = idx[:, : n_cs * k]
-    z_ar = z[:, :n_cs].reshape(batch, c, 3)
-    z_center, z_hot, z_wave = z[:, -4:-2], z[:, -2], z[:, -1]
+    batch, c, n_links = state.ar.shape[0], comp.n_cells, comp.n_links
+    if not 0 <= t0 < t1 <= sc.horizon:
+        raise ValueError(f"steps {t0}..{t1 - 1} are outside the horizon 0..{sc.horizon - 1}")
+    n_t, n_cs = t1 - t0, c * 3
+    u, idx = draw_steps(keys, t0, t1, _N_UNIFORM_FIXED + n_links, n_cs + 4)  # (T, B, .)
+    z = normal_table()[idx]
+    z_ar = z[..., :n_cs].reshape(n_t, batch, c, 3)
+    z_center, z_hot, z_wave = z[..., -4:-2], z[..., -2], z[..., -1]
 
     # AR(1) slow demand deviation with stationary std ar_sigma.
     rho = np.float32(dem.ar_rho)
-    ar = rho * state.ar + np.float32(dem.ar_sigma * np.sqrt(1.0 - dem.ar_rho**2)) * z_ar
+    ar = np.float32(dem.ar_sigma * np.sqrt(1.0 - dem.ar_rho**2)) * z_ar  # (T, B, C, S) innovations
+    prev = state.ar
+    for i in range(n_t):
+        ar[i] += rho * prev
+        prev = ar[i]
 
-    # Hotspot near the hospital.
-    hot_left = np.maximum(state.hot_left - 1, 0)
-    start = (hot_left == 0) & (u[:, 0] < hot.rate)
-    new_center = np.asarray(sc.city.hospital_center, dtype=np.float32) + np.float32(hot.center_sigma_m) * z_center
-    hot_center = np.where(start[:, None], new_center, state.hot_center).astype(np.float32)
+    # Shock countdowns, hotspot and wave side by side: a shock starts with probability `rate` at
+    # a step where none is running (its countdown reached 0) and then runs `duration_steps` steps.
+    duration = np.array([hot.duration_steps, wave.duration_steps], dtype=np.int32)
+    may_start = u[..., :2] < np.array([hot.rate, wave.rate], dtype=np.float32)  # (T, B, 2)
+    shock_left = np.empty((n_t, batch, 2), dtype=np.int32)
+    started = np.empty((n_t, batch, 2), dtype=bool)
+    left = np.stack([state.hot_left, state.wave_left], axis=-1)
+    for i in range(n_t):
+        left = np.maximum(left - 1, 0)
+        np.logical_and(left == 0, may_start[i], out=started[i])
+        left = np.where(started[i], duration, left)
+        shock_left[i] = left
+    # Each step's shock parameters are those drawn at the latest start (or carried in from `state`).
+    latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
+    hot_latest, wave_latest = latest[..., 0], latest[..., 1]
     s2 = hot.intensity_sigma**2
-    new_int = np.float32(hot.intensity) * np.exp(np.float32(hot.intensity_sigma) * z_hot - np.float32(s2 / 2))
-    hot_intensity = np.where(start, new_int, state.hot_intensity).astype(np.float32)
-    hot_left = np.where(start, hot.duration_steps, hot_left).astype(np.int32)
-
-    # Wave along the corridor.
-    wave_left = np.maximum(state.wave_left - 1, 0)
-    w_start = (wave_left == 0) & (u[:, 1] < wave.rate)
-    w_dir = np.where(w_start, np.where(u[:, 2] < 0.5, 1.0, -1.0), state.wave_dir).astype(np.float32)
+    hot_center = _latest(state.hot_center, comp.hospital_xy + np.float32(hot.center_sigma_m) * z_center, hot_latest)
+    hot_intensity = _latest(
+        state.hot_intensity,
+        np.float32(hot.intensity) * np.exp(np.float32(hot.intensity_sigma) * z_hot - np.float32(s2 / 2)),
+        hot_latest,
+    )
+    wave_dir = _latest(state.wave_dir, np.where(u[..., 2] < 0.5, 1.0, -1.0).astype(np.float32), wave_latest)
+    wave_intensity = _latest(
+        state.wave_intensity, (np.float32(wave.intensity) * np.exp(np.float32(0.2) * z_wave)), wave_latest
+    )
+    hot_left, wave_left = shock_left[..., 0], shock_left[..., 1]
+    # The front starts at the end it travels from and moves 1 / (duration - 1) of the corridor a step.
+    age = (wave.duration_steps - wave_left).astype(np.float32)
     step_len = np.float32(1.0 / max(wave.duration_steps - 1, 1))
-    moved = np.clip(state.wave_pos + w_dir * step_len, 0.0, 1.0)
-    wave_pos = np.where(w_start, np.where(w_dir > 0, 0.0, 1.0), moved).astype(np.float32)
-    wave_intensity = np.where(w_start, np.float32(wave.intensity) * np.exp(0.2 * z_wave), state.wave_intensity)
-    wave_left = np.where(w_start, wave.duration_steps, wave_left).astype(np.int32)
-
+    wave_pos = np.clip(np.where(wave_dir > 0, 0.0, 1.0) + wave_dir * step_len * age, 0.0, 1.0).astype(np.float32)
     hot_on = (hot_left > 0).astype(np.float32)
     wave_on = (wave_left > 0).astype(np.float32)
-    front = corridor_points(sc.city, wave_pos).astype(np.float32)  # (B, 2)
+    front = comp.corridor_point(wave_pos)  # (T, B, 2)
 
-    # Link failures, boosted near active shocks.
-    link_xy = comp.node_xy[np.maximum(comp.link_src, 0)]
-    is_spoke_or_ring = (comp.link_src >= 0).astype(np.float32)
-    k_hot_link = _kernel(link_xy, hot_center, hot.radius_m) * is_spoke_or_ring
-    k_wave_link = _kernel(link_xy, front, wave.width_m) * is_spoke_or_ring
+    # Link failures, boosted near active shocks; a failed link stays down `repair_steps` steps.
+    k_hot_link = _kernel(comp.link_xy, hot_center.reshape(-1, 2), hot.radius_m).reshape(n_t, batch, n_links)
+    k_wave_link = _kernel(comp.link_xy, front.reshape(-1, 2), wave.width_m).reshape(n_t, batch, n_links)
+    k_hot_link *= comp.link_is_access
+    k_wave_link *= comp.link_is_access
     p_fail = (
         np.float32(fail.prob)
-        + np.float32(hot.fail_boost) * hot_on[:, None] * k_hot_link
-        + np.float32(wave.fail_boost) * wave_on[:, None] * k_wave_link
+        + np.float32(hot.fail_boost) * hot_on[..., None] * k_hot_link
+        + np.float32(wave.fail_boost) * wave_on[..., None] * k_wave_link
     )
-    down_left = np.maximum(state.down_left - 1, 0)
-    failed = (down_left == 0) & (u[:, _N_UNIFORM_FIXED:] < p_fail)
-    down_left = np.where(failed, fail.repair_steps, down_left).astype(np.int32)
+    may_fail = u[..., _N_UNIFORM_FIXED:] < p_fail  # (T, B, L)
+    down_left = np.empty((n_t, batch, n_links), dtype=np.int32)
+    down = state.down_left
+    for i in range(n_t):
+        down = np.maximum(down - 1, 0)
+        down = np.where((down == 0) & may_fail[i], np.int32(fail.repair_steps), down)
+        down_left[i] = down
     link_up = down_left == 0
 
-    new_state = EGWState(
-        ar=ar.astype(np.float32, copy=False),
-        hot_center=hot_center,
-        hot_left=hot_left,
-        hot_intensity=hot_intensity,
-        wave_pos=wave_pos,
-        wave_dir=w_dir,
-        wave_left=wave_left,
-        wave_intensity=wave_intensity.astype(np.float32),
-        down_left=down_left,
-    )
-    drivers = _drivers(comp, new_state, t, burst_idx, hot_on, wave_on, front, link_up, k_wave_link)
-    return new_state, drivers
+    fields: dict[str, NDArray[np.generic]] = {
+        "ar": ar,
+        "hot_center": hot_center,
+        "hot_left": hot_left,
+        "hot_intensity": hot_intensity,
+        "wave_pos": wave_pos,
+        "wave_dir": wave_dir,
+        "wave_left": wave_left,
+        "wave_intensity": wave_intensity,
+        "down_left": down_left,
+    }
+    per_row = {
+        "hot_on": hot_on,
+        "wave_on": wave_on,
+        "front": front,
+        "link_up": link_up,
+        "k_wave_link": k_wave_link,
+        **{name: fields[name] for name in ("ar", "hot_center", "hot_intensity", "wave_intensity")},
+    }
+    steps_per_block = max(1, _ROW_BLOCK // batch)
+    blocks = []
+    for i0 in range(0, n_t, steps_per_block):
+        i1 = min(i0 + steps_per_block, n_t)
+        rows = {name: arr[i0:i1].reshape((i1 - i0) * batch, *arr.shape[2:]) for name, arr in per_row.items()}
+        blocks.append(
+            _Block(
+                i0=i0,
+                fields=_drivers(comp, np.repeat(np.arange(t0 + i0, t0 + i1), batch), **rows),
+                burst=_bursts(comp, keys, t0 + i0, t0 + i1),
+            )
+        )
+    return ExoPath(t0=t0, batch=batch, steps=n_t, fields=fields, blocks=blocks, steps_per_block=steps_per_block)
+
+
+def _bursts(comp: Compiled, keys: NDArray[np.uint64], t0: int, t1: int) -> NDArray[np.float32]:
+    """``(T, K, S, B, C)`` log-normal bursts ``exp(sigma_s z - sigma_s^2 / 2)`` (mean 1) of steps ``t0..t1-1``.
+
+    Each (step, sub-step, cell, slice) has its own 16-bit draw, read from the slice's quantile table.
+    """
+    k, c = comp.scenario.sim.substeps, comp.n_cells
+    _, idx = draw_steps(keys, t0, t1, 0, k * c * 3, counter0=_BURST_COUNTER)  # (T, B, K*C*S)
+    n_t, batch = idx.shape[:2]
+    flat = idx.reshape(n_t, batch, k, c, 3).transpose(0, 2, 4, 1, 3).astype(np.intp, order="C")  # (T, K, S, B, C)
+    flat += comp.burst_offset
+    return comp.burst_table[flat]
+
+
+def _latest(initial: NDArray[np.float32], drawn: NDArray[np.float32], latest: NDArray[np.int64]) -> NDArray[np.float32]:
+    """``(T, B, ...)`` value of the draw at step ``latest - 1`` (``initial`` where ``latest`` is 0)."""
+    options = np.concatenate([initial[None].astype(np.float32), drawn.astype(np.float32)])  # (T + 1, B, ...)
+    index = latest.reshape(latest.shape + (1,) * (options.ndim - 2))
+    return np.take_along_axis(options, index, axis=0)
 
 
 def _drivers(
     comp: Compiled,
-    st: EGWState,
-    t: int,
-    burst_idx: NDArray[np.uint16],
+    t_rows: NDArray[np.int64],
+    ar: NDArray[np.float32],
+    hot_center: NDArray[np.float32],
+    hot_intensity: NDArray[np.float32],
+    wave_intensity: NDArray[np.float32],
     hot_on: NDArray[np.float32],
     wave_on: NDArray[np.float32],
     front: NDArray[np.float32],
     link_up: NDArray[np.bool_],
     k_wave_link: NDArray[np.float32],
-) -> Drivers:
+) -> dict[str, Any]:
+    """Every :class:`Drivers` field but the burst, for a stack of (step, rollout) rows.
+
+    ``t_rows`` gives each row's step; the other arguments are the rows' exogenous state after
+    that step and the quantities :func:`roll` derived from it.
+    """
     sc = comp.scenario
     hot, wave, dem = sc.hotspot, sc.wave, sc.demand
+    rows = ar.shape[0]
     sigma2 = np.float32(dem.ar_sigma**2 / 2)
-    demand = comp.base_demand * comp.profile[t] * np.exp(st.ar - sigma2)
-    density = np.repeat(comp.base_density[None, :], st.ar.shape[0], axis=0)
+    demand = comp.base_demand * comp.profile[t_rows][:, None, :] * np.exp(ar - sigma2)
+    density = np.repeat(comp.base_density[None, :], rows, axis=0)
     if hot.rate > 0:
-        amp = hot_on * st.hot_intensity
+        amp = hot_on * hot_intensity
         demand = demand * (
             1.0
             + amp[:, None, None]
-            * _kernel(comp.cell_xy, st.hot_center, hot.radius_m)[:, :, None]
+            * _kernel(comp.cell_xy, hot_center, hot.radius_m)[:, :, None]
             * np.asarray(hot.slice_gain, dtype=np.float32)
         )
-        density = density + (amp * np.float32(hot.density_gain))[:, None] * _grid_kernel(
-            comp, st.hot_center, hot.radius_m
-        )
+        density += (amp * np.float32(hot.density_gain))[:, None] * _grid_kernel(comp, hot_center, hot.radius_m)
     if wave.rate > 0:
-        amp = wave_on * st.wave_intensity
+        amp = wave_on * wave_intensity
         demand = demand * (
             1.0
             + amp[:, None, None]
             * _kernel(comp.cell_xy, front, wave.width_m)[:, :, None]
             * np.asarray(wave.slice_gain, dtype=np.float32)
         )
-        density = density + (amp * np.float32(wave.density_gain))[:, None] * _grid_kernel(comp, front, wave.width_m)
+        density += (amp * np.float32(wave.density_gain))[:, None] * _grid_kernel(comp, front, wave.width_m)
     demand = demand.astype(np.float32, copy=False)
     activity = np.clip(demand.sum(axis=-1) / comp.nominal_capacity, sc.city.radio.min_activity, 1.0)
     activity = activity.astype(np.float32, copy=False)
-    capacity, sinr_db = cell_capacity(comp.field, activity, density.astype(np.float32, copy=False))
-    k = sc.sim.substeps
-    # Log-normal bursts exp(sigma_s z - sigma_s^2 / 2) read from per-slice quantile tables.
-    flat = burst_idx.astype(np.int32) + comp.burst_offset
-    burst = comp.burst_table[flat].reshape(len(flat), k, comp.n_cells, 3)
+    capacity, sinr_db = cell_capacity(comp.field, activity, density)
     cross = (np.float32(wave.cross_load) * wave_on[:, None] * k_wave_link).astype(np.float32)
     link_avail = (comp.link_mbps * (1.0 - cross) * link_up).astype(np.float32)
-    route, reach = comp.routing.routes(link_up)
-    return Drivers(
-        demand=demand,
-        burst=burst,
-        capacity=capacity,
-        sinr_db=sinr_db,
-        link_up=link_up,
-        link_avail=link_avail,
-        cross=cross,
-        route=route,
-        reach=reach,
-        density=density.astype(np.float32, copy=False),
-        activity=activity,
-    )
+    node_route, node_reach = comp.routing.routes(link_up)
+    return {
+        "demand": demand,
+        "capacity": capacity,
+        "sinr_db": sinr_db,
+        "link_up": link_up,
+        "link_avail": link_avail,
+        "cross": cross,
+        "route": node_route[:, comp.cell_node],
+        "reach": node_reach[:, comp.cell_node],
+        "degraded": ~link_up.all(axis=1),
+        "density": density,
+        "activity": activity,
+    }

@@ -47,14 +47,3 @@ def pixel_centers(city: CityParams) -> NDArray[np.float64]:
     ax = (np.arange(g) + 0.5) * step
     yy, xx = np.meshgrid(ax, ax, indexing="ij")
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
-
-
-def corridor_points(city: CityParams, s: NDArray[np.floating]) -> NDArray[np.float64]:
-    """Points at fractional arc length ``s`` in [0, 1] along the corridor polyline: ``(..., 2)``."""
-    poly = np.asarray(city.corridor, dtype=np.float64)
-    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
-    cum = np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum()
-    s = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0)
-    x = np.interp(s, cum, poly[:, 0])
-    y = np.interp(s, cum, poly[:, 1])
-    return np.stack([x, y], axis=-1)

@@ -36,11 +36,20 @@ F32 = NDArray[np.float32]
 
 def step_cost(cost: CostParams, p: F32, b: F32, last_p: F32, last_b: F32) -> F32:
     """``(B,)`` control cost of one slow step (formula in the module docstring)."""
-    radio = p.sum(axis=-1).mean(axis=-1)
-    transport = b.sum(axis=-1).mean(axis=-1)
-    switch = 0.5 * (np.abs(p - last_p).sum(axis=-1).mean(axis=-1) + np.abs(b - last_b).sum(axis=-1).mean(axis=-1))
-    out = cost.radio_weight * radio + cost.transport_weight * transport + cost.switch_weight * switch
-    return out.astype(np.float32)
+    inv_c, inv_l = np.float32(1.0 / p.shape[1]), np.float32(1.0 / b.shape[1])
+    radio = p.sum(axis=(1, 2)) * inv_c
+    transport = b.sum(axis=(1, 2)) * inv_l
+    dp = p - last_p
+    db = b - last_b
+    switch_p = np.abs(dp, out=dp).sum(axis=(1, 2)) * inv_c
+    switch_b = np.abs(db, out=db).sum(axis=(1, 2)) * inv_l
+    switch = np.float32(0.5) * (switch_p + switch_b)
+    out = (
+        np.float32(cost.radio_weight) * radio
+        + np.float32(cost.transport_weight) * transport
+        + np.float32(cost.switch_weight) * switch
+    )
+    return out.astype(np.float32, copy=False)
 
 
 def uniform_cost(cost: CostParams) -> float:

@@ -187,6 +187,14 @@ class Scenario:
     cost: CostParams = field(default_factory=CostParams)
     sla: SLAParams = field(default_factory=SLAParams)
 
+    def __hash__(self) -> int:
+        # Hashed on every compile_scenario() look-up; the nested tuples are hashed once.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f) for f in self.__dataclass_fields__))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     @property
     def n_cells(self) -> int:
         return len(self.city.cell_xy)

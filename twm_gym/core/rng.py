@@ -47,10 +47,10 @@ def seed_keys(seeds: NDArray[np.integer] | list[int]) -> NDArray[np.uint64]:
     return _mix(arr.astype(np.uint64) * _GOLDEN + _GOLDEN)
 
 
-def _hash(keys: NDArray[np.uint64], step: int, n: int) -> NDArray[np.uint64]:
-    """``(B, n)`` 64-bit hashes of (key, step, 0..n-1)."""
-    ctr = (np.uint64(step) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
-    return _mix(keys[:, None] ^ _mix(ctr * _GOLDEN)[None, :])
+def _hash(keys: NDArray[np.uint64], steps: NDArray[np.uint64], n: int, counter0: int = 0) -> NDArray[np.uint64]:
+    """``(T, B, n)`` 64-bit hashes of (key, step, counter0 .. counter0+n-1) for every step of ``steps (T,)``."""
+    ctr = (steps[:, None] << np.uint64(32)) + np.arange(counter0, counter0 + n, dtype=np.uint64)[None, :]
+    return _mix(keys[None, :, None] ^ _mix(ctr * _GOLDEN)[:, None, :])
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,20 +67,31 @@ def normal_table() -> NDArray[np.float32]:
 def draw(
     keys: NDArray[np.uint64], step: int, n_uniform: int, n_index: int
 ) -> tuple[NDArray[np.float32], NDArray[np.uint16]]:
-    """Uniforms in (0, 1), ``(B, n_uniform)`` float32, and 16-bit indices, ``(B, n_index)`` uint16.
+    """Step ``step``'s uniforms ``(B, n_uniform)`` and indices ``(B, n_index)``; see :func:`draw_steps`."""
+    u, idx = draw_steps(keys, step, step + 1, n_uniform, n_index)
+    return u[0], idx[0]
+
+
+def draw_steps(
+    keys: NDArray[np.uint64], t0: int, t1: int, n_uniform: int, n_index: int, counter0: int = 0
+) -> tuple[NDArray[np.float32], NDArray[np.uint16]]:
+    """Uniforms in (0, 1), ``(T, B, n_uniform)`` float32, and 16-bit indices, ``(T, B, n_index)``
+    uint16, for the steps ``t0 <= t < t1`` (``T = t1 - t0``) in one vectorized pass.
 
     Each 64-bit hash yields two 32-bit uniforms or four 16-bit indices. An index turns into a
     standard normal with ``normal_table()[i]`` or into any other distribution through its own
-    quantile table (the log-normal bursts of ``core/egw.py``).
+    quantile table (the log-normal bursts of ``core/egw.py``). Row ``[t - t0, b]`` is the same
+    whatever ``t0``, ``t1`` and the other keys: draws are a function of (key, step, index) only.
+    Separate streams of the same step use disjoint counter ranges (``counter0``, below 2**32).
     """
     n_u_hash = (n_uniform + 1) // 2
     n_i_hash = (n_index + 3) // 4
-    h = _hash(keys, step, n_u_hash + n_i_hash)
-    hu = h[:, :n_u_hash]
+    h = _hash(keys, np.arange(t0, t1, dtype=np.uint64), n_u_hash + n_i_hash, counter0)
+    hu = h[..., :n_u_hash]
     lo = (hu & np.uint64(0xFFFFFFFF)).astype(np.float32)
     hi = (hu >> np.uint64(32)).astype(np.float32)
-    uniforms = (np.concatenate([lo, hi], axis=1)[:, :n_uniform] + np.float32(0.5)) * _INV_2_32
+    uniforms = (np.concatenate([lo, hi], axis=-1)[..., :n_uniform] + np.float32(0.5)) * _INV_2_32
     # float32 rounding can reach 1.0 exactly; keep the open interval for thresholds.
     np.minimum(uniforms, np.float32(1.0 - 2**-24), out=uniforms)
-    idx = np.ascontiguousarray(h[:, n_u_hash:]).view(np.uint16)[:, :n_index]
+    idx = np.ascontiguousarray(h[..., n_u_hash:]).view(np.uint16)[..., :n_index]
     return uniforms, idx

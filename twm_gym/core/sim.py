@@ -3,7 +3,9 @@
 Every face of the project (the Gymnasium env, the vector env, the PettingZoo env and the batched
 twin) steps a :class:`Simulation`; none copies the physics. A step is the paper's factorized
 transition (eq. 1): the exogenous world advances with no action (``core/egw.py``), then the
-controllable world runs its fast sub-steps under the action (``core/csw.py``).
+controllable world runs its fast sub-steps under the action (``core/csw.py``). As the exogenous
+world never reads the action, the first step draws it for the rest of the horizon in one pass
+(:func:`twm_gym.core.egw.roll`); later steps read their slice of it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from twm_gym.core.compiled import Compiled, compile_scenario
 from twm_gym.core.csw import StepResult, csw_step, initial_csw, project_shares, record_step
-from twm_gym.core.egw import advance, initial_egw
+from twm_gym.core.egw import ExoPath, initial_egw, roll
 from twm_gym.core.kpi import KPIs, episode_kpis, step_cost
 from twm_gym.core.params import Scenario
 from twm_gym.core.rng import seed_keys
@@ -85,6 +87,7 @@ class Simulation:
             self.csw = start.csw.repeat(batch) if start.batch == 1 else start.csw.copy()
             self.ledger = start.ledger.repeat(batch) if start.batch == 1 else start.ledger.copy()
         self.batch = batch
+        self._path: ExoPath | None = None
 
     @property
     def done(self) -> bool:
@@ -106,7 +109,10 @@ class Simulation:
     def _step(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
         t = self.t
         cost = step_cost(self.scenario.cost, p, b, self.csw.last_p, self.csw.last_b)
-        self.egw, drivers = advance(self.comp, self.egw, self._keys, t)
+        if self._path is None:
+            self._path = roll(self.comp, self.egw, self._keys, t, self.scenario.horizon)
+        drivers = self._path.at(t)
+        self.egw = self._path.state(t)
         if self._inverse is not None:
             drivers = drivers.take(self._inverse)
         self.csw, result = csw_step(self.comp, self.csw, drivers, p, b, cost)

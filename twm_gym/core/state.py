@@ -9,7 +9,6 @@ twin resume any running episode.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,13 +22,8 @@ T = TypeVar("T")
 
 
 def _map_arrays(record: T, fn: Any) -> T:
-    """A copy of a dataclass record with ``fn`` applied to every array field."""
-    changes = {
-        f.name: fn(getattr(record, f.name))
-        for f in dataclasses.fields(record)  # type: ignore[arg-type]
-        if isinstance(getattr(record, f.name), np.ndarray)
-    }
-    return dataclasses.replace(record, **changes)  # type: ignore[type-var]
+    """A new record of the same type with ``fn`` applied to every field (all fields are arrays)."""
+    return type(record)(**{name: fn(getattr(record, name)) for name in record.__dataclass_fields__})  # type: ignore[attr-defined]
 
 
 class _Batched:
@@ -38,6 +32,10 @@ class _Batched:
     def take(self: T, index: NDArray[np.integer] | slice) -> T:
         """Rows ``index`` of every array (a new record, arrays copied)."""
         return _map_arrays(self, lambda a: np.array(a[index]))
+
+    def rows(self: T, index: slice) -> T:
+        """Rows ``index`` of every array as views (no copy): the caller must not write to them."""
+        return _map_arrays(self, lambda a: a[index])
 
     def repeat(self: T, batch: int) -> T:
         """A batch-1 record repeated to ``batch`` rows."""
@@ -94,10 +92,17 @@ class Drivers(_Batched):
     link_up: NDArray[np.bool_]  # (B, L) link is up
     link_avail: F32  # (B, L) capacity left to the slices after cross traffic (0 if down), Mbps
     cross: F32  # (B, L) fraction of link capacity taken by wave cross traffic
-    route: F32  # (B, N, L) 1 where a node's path to the hub uses the link
-    reach: F32  # (B, N) 1 where a node has a path to the hub
+    route: F32  # (B, C, L) 1 where the path from cell c's node to the hub uses link l
+    reach: F32  # (B, C) 1 where cell c's node has a path to the hub
+    degraded: NDArray[np.bool_]  # (B,) some link is down (routes differ from the intact ones)
     density: F32  # (B, X) user density per pixel (relative units)
     activity: F32  # (B, C) interference activity factor in [0, 1]
+
+    def take(self, index: NDArray[np.integer] | slice) -> Drivers:
+        """Rows ``index`` (copies); the burst keeps the sub-step-major layout the CSW reads."""
+        burst = self.burst.transpose(1, 3, 0, 2)[:, :, index]  # (K, S, B', C), C-contiguous
+        rows = {name: np.array(getattr(self, name)[index]) for name in self.__dataclass_fields__ if name != "burst"}
+        return Drivers(burst=burst.transpose(2, 0, 3, 1), **rows)
 
 
 @dataclass(frozen=True)
