@@ -57,7 +57,7 @@ class Compiled:
 
     def corridor_point(self, s: NDArray[np.floating]) -> NDArray[np.float32]:
         """``(..., 2)`` points at fractional arc length ``s`` in [0, 1] along the corridor, m."""
-        s64 = np.clip(np.asarray(s, dtype=np.float64), 0.0, 1.0)
+        s64 = np.minimum(np.maximum(np.asarray(s, dtype=np.float64), 0.0), 1.0)
         x = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 0])
         y = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 1])
         return np.stack([x, y], axis=-1).astype(np.float32)

@@ -191,7 +191,8 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     # The front starts at the end it travels from and moves 1 / (duration - 1) of the corridor a step.
     age = (wave.duration_steps - wave_left).astype(np.float32)
     step_len = np.float32(1.0 / max(wave.duration_steps - 1, 1))
-    wave_pos = np.clip(np.where(wave_dir > 0, 0.0, 1.0) + wave_dir * step_len * age, 0.0, 1.0).astype(np.float32)
+    wave_pos = np.where(wave_dir > 0, 0.0, 1.0) + wave_dir * step_len * age
+    wave_pos = np.minimum(np.maximum(wave_pos, 0.0), 1.0).astype(np.float32)
     hot_on = (hot_left > 0).astype(np.float32)
     wave_on = (wave_left > 0).astype(np.float32)
     front = comp.corridor_point(wave_pos)  # (T, B, 2)
@@ -312,8 +313,8 @@ def _drivers(
         )
         density += (amp * np.float32(wave.density_gain))[:, None] * _grid_kernel(comp, front, wave.width_m)
     demand = demand.astype(np.float32, copy=False)
-    activity = np.clip(demand.sum(axis=-1) / comp.nominal_capacity, sc.city.radio.min_activity, 1.0)
-    activity = activity.astype(np.float32, copy=False)
+    activity = demand.sum(axis=-1) / comp.nominal_capacity
+    activity = np.minimum(np.maximum(activity, np.float32(sc.city.radio.min_activity)), np.float32(1.0))
     capacity, sinr_db = cell_capacity(comp.field, activity, density)
     cross = (np.float32(wave.cross_load) * wave_on[:, None] * k_wave_link).astype(np.float32)
     link_avail = (comp.link_mbps * (1.0 - cross) * link_up).astype(np.float32)
@@ -330,4 +331,28 @@ def _drivers(
         "degraded": ~link_up.all(axis=1),
         "density": density,
         "activity": activity,
+        "wave_front": front,
     }
+
+
+def nominal_drivers(comp: Compiled, batch: int = 1) -> Drivers:
+    """Drivers of the start state (AR(1) at 0, no shock, every link up, bursts of 1) at step 0.
+
+    What an observer knows before any step is drawn: the environments observe these at reset.
+    """
+    sc, c, n_links = comp.scenario, comp.n_cells, comp.n_links
+    fields = _drivers(
+        comp,
+        np.zeros(batch, dtype=np.int64),
+        ar=np.zeros((batch, c, 3), dtype=np.float32),
+        hot_center=np.repeat(comp.hospital_xy[None, :], batch, axis=0),
+        hot_intensity=np.zeros(batch, dtype=np.float32),
+        wave_intensity=np.zeros(batch, dtype=np.float32),
+        hot_on=np.zeros(batch, dtype=np.float32),
+        wave_on=np.zeros(batch, dtype=np.float32),
+        front=np.repeat(comp.corridor_point(np.zeros(1))[None, 0], batch, axis=0),
+        link_up=np.ones((batch, n_links), dtype=bool),
+        k_wave_link=np.zeros((batch, n_links), dtype=np.float32),
+    )
+    burst = np.ones((batch, sc.sim.substeps, c, 3), dtype=np.float32)
+    return Drivers(burst=burst, **fields)

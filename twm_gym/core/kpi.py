@@ -93,14 +93,83 @@ class KPIs:
             out[f"violation_{name}"] = bool(self.violation[i, s])
         return out
 
+    def columns(self) -> dict[str, NDArray[np.float64] | NDArray[np.bool_]]:
+        """The keys of :meth:`row` as ``(B,)`` arrays (float64 or bool)."""
+        out: dict[str, NDArray[np.float64] | NDArray[np.bool_]] = {
+            "scm": self.scm.astype(np.float64),
+            "cost": self.cost.astype(np.float64),
+            "delta_cost": self.delta_cost.astype(np.float64),
+            "d99_ms": self.d99_ms.astype(np.float64),
+            "global_violation": self.global_violation.copy(),
+        }
+        for s, name in enumerate(SLICES):
+            out[f"loss_{name}"] = self.loss[:, s].astype(np.float64)
+            out[f"violation_{name}"] = self.violation[:, s].copy()
+        return out
+
+
+def percentile99(samples: F32) -> F32:
+    """``(B,)`` 99th percentile along axis 1, numpy's default (linear) method, via a partial sort."""
+    n = samples.shape[1]
+    if n == 0:
+        return np.zeros(samples.shape[0], dtype=np.float32)
+    pos = 0.99 * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(samples, (lo, hi), axis=1)
+    a, b = part[:, lo], part[:, hi]
+    frac = np.float32(pos - lo)
+    # numpy's lerp: from the nearer end, so the result stays within [a, b].
+    if frac >= 0.5:
+        return b - (b - a) * (np.float32(1.0) - frac)
+    return a + (b - a) * frac
+
+
+@dataclass(frozen=True)
+class StepKPIs:
+    """KPIs of one slow step (the episode formulas applied to the step alone), batch first.
+
+    The per-step view the environments shape their reward from; the episode's KPIs are not the
+    mean of these (loss and d99 pool the whole episode).
+    """
+
+    loss: F32  # (B, S) loss rate of the step per slice, in [0, 1] (0 when nothing was offered)
+    d99_ms: F32  # (B,) 99th percentile of the step's K * C URLLC latency samples, ms
+    violation: NDArray[np.bool_]  # (B, S) the step alone violates the slice's SLA ceiling
+    global_violation: NDArray[np.bool_]  # (B,)
+    scm: F32  # (B,) SLA Compliance Margin of the step (paper eq. 2), in [0, 1]
+    cost: F32  # (B,) control cost of the step
+
+
+def step_kpis(scenario: Scenario, offered: F32, lost: F32, urllc_delay: F32, cost: F32) -> StepKPIs:
+    """Per-step KPIs from a step's ``offered``/``lost`` ``(B, S)`` Mbit and URLLC samples ``(B, K, C)`` ms."""
+    sla = scenario.sla
+    loss = lost / np.maximum(offered, np.float32(1e-9))
+    d99 = percentile99(urllc_delay.reshape(urllc_delay.shape[0], -1))
+    return _judge(sla.loss_ceiling, sla.d99_ceiling_ms, loss.astype(np.float32), d99, cost)
+
+
+def _judge(ceiling: tuple[float, float, float], d99_ceiling: float, loss: F32, d99: F32, cost: F32) -> StepKPIs:
+    tau = np.asarray(ceiling, dtype=np.float32)
+    violation = loss > tau
+    violation[:, URLLC] |= d99 > d99_ceiling
+    headroom = np.minimum((np.float32(1.0) - loss / tau).min(axis=1), np.float32(1.0) - d99 / np.float32(d99_ceiling))
+    return StepKPIs(
+        loss=loss,
+        d99_ms=d99,
+        violation=violation,
+        global_violation=np.asarray(violation.any(axis=1)),
+        scm=np.maximum(headroom, np.float32(0.0)),
+        cost=cost,
+    )
+
 
 def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:
     """KPIs from the ledger of ``steps_done`` steps (normally the whole horizon)."""
     sla = scenario.sla
     k, c = scenario.sim.substeps, len(scenario.city.cell_xy)
     loss = np.where(ledger.offered > 0, ledger.lost / np.maximum(ledger.offered, 1e-9), 0.0).astype(np.float32)
-    samples = ledger.delays[:, : steps_done * k * c]
-    d99 = np.percentile(samples, 99.0, axis=1).astype(np.float32) if samples.shape[1] else np.zeros(len(loss))
+    d99 = percentile99(ledger.delays[:, : steps_done * k * c])
     tau = np.asarray(sla.loss_ceiling, dtype=np.float32)
     violation = loss > tau
     violation[:, URLLC] |= d99 > sla.d99_ceiling_ms

@@ -97,6 +97,7 @@ class Drivers(_Batched):
     degraded: NDArray[np.bool_]  # (B,) some link is down (routes differ from the intact ones)
     density: F32  # (B, X) user density per pixel (relative units)
     activity: F32  # (B, C) interference activity factor in [0, 1]
+    wave_front: F32  # (B, 2) position of the wave front on the corridor (meaningful while a wave runs), m
 
     def take(self, index: NDArray[np.integer] | slice) -> Drivers:
         """Rows ``index`` (copies); the burst keeps the sub-step-major layout the CSW reads."""

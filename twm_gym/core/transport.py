@@ -50,6 +50,15 @@ class RoutingTable:
         self._done = np.zeros(2**n_links, dtype=bool)
         self._lock = threading.Lock()  # the twin may route batch chunks from several threads
 
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["_lock"]  # locks do not pickle; a fresh one is made on load
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def pattern(self, up: NDArray[np.bool_]) -> NDArray[np.int64]:
         """``(B,)`` integer code of each link-up pattern (bit ``l`` set when link ``l`` is up)."""
         return (up.astype(np.uint64) @ self._weights).astype(np.int64)

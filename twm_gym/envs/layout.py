@@ -1,0 +1,225 @@
+"""Spaces shared by every face of the twin: the action layout and the CSW/EGW observation.
+
+The action is one float32 ``Box`` in [0, 1] of length ``C*S + L*S``: the PRB shares ``p[c, s]``
+row-major (cell, slice), then the bandwidth shares ``b[l, s]`` row-major (link, slice), slices in
+``SLICES`` order (eMBB, URLLC, FWA). :meth:`Layout.pack` / :meth:`Layout.unpack` convert.
+
+The observation is a flat ``Dict`` of 1-D float32 ``Box``es with finite bounds. ``csw_*`` keys come
+from the controllable system world, ``egw_*`` keys from the exogenous world (paper eq. 1). Exogenous
+keys describe the *last drawn* step (what is observable before acting; the nominal start state at
+reset). Every key, its shape, bounds and units are in :data:`OBSERVATION_KEYS`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import ArrayLike, NDArray
+
+from twm_gym.core.compiled import Compiled, compile_scenario
+from twm_gym.core.csw import StepResult
+from twm_gym.core.egw import nominal_drivers
+from twm_gym.core.params import SLICES, Scenario
+from twm_gym.core.state import CSWState, Drivers, EGWState
+
+F32 = NDArray[np.float32]
+_ZERO, _ONE = np.zeros((), np.float32), np.ones((), np.float32)
+
+DEMAND_CLIP = 10.0
+"""``egw_demand`` is offered load over the cell's nominal capacity, clipped to [0, DEMAND_CLIP]."""
+SINR_RANGE_DB = (-20.0, 30.0)
+"""``egw_sinr_db`` is clipped to this range, dB."""
+_SINR_LOW, _SINR_HIGH = np.float32(SINR_RANGE_DB[0]), np.float32(SINR_RANGE_DB[1])
+
+# key: (size as a function of (C, L, S), low, high, meaning and units)
+OBSERVATION_KEYS: dict[str, tuple[str, float, float, str]] = {
+    "csw_prb_share": ("C*S", 0.0, 1.0, "PRB shares applied at the last step (uniform 1/3 at reset), fraction"),
+    "csw_bw_share": ("L*S", 0.0, 1.0, "bandwidth shares applied at the last step, fraction"),
+    "csw_radio_backlog": ("C*S", 0.0, 1.0, "radio queue backlog over the slice's radio buffer, fraction"),
+    "csw_link_backlog": ("L*S", 0.0, 1.0, "link queue backlog over the slice's link buffer, fraction"),
+    "csw_radio_util": ("C*S", 0.0, 1.0, "served over allocated radio capacity in the last step, fraction"),
+    "csw_link_util": ("L*S", 0.0, 1.0, "sent over allocated link capacity in the last step, fraction"),
+    "csw_route_hops": ("C", 0.0, 1.0, "links on the cell's current path to the hub over L (0: no path)"),
+    "csw_reachable": ("C", 0.0, 1.0, "1 where the cell's node has a path to the hub"),
+    "csw_slice_loss": ("S", 0.0, 1.0, "loss rate of each slice in the last step, fraction of offered"),
+    "csw_urllc_latency": ("C", 0.0, 1.0, "worst URLLC latency sample of the last step over the cap, fraction"),
+    "egw_demand": ("C*S", 0.0, DEMAND_CLIP, "mean offered load over the cell's nominal capacity, ratio"),
+    "egw_capacity": ("C", 0.0, 1.0, "cell capacity at full PRB share over bandwidth x SE_max, fraction"),
+    "egw_sinr_db": ("C", *SINR_RANGE_DB, "effective SINR of the cell, dB"),
+    "egw_activity": ("C", 0.0, 1.0, "interference activity factor of the cell"),
+    "egw_link_up": ("L", 0.0, 1.0, "1 where the link is up"),
+    "egw_link_avail": ("L", 0.0, 1.0, "link capacity left after failures and cross traffic, fraction"),
+    "egw_hotspot": ("4", 0.0, 1.0, "hotspot: active, steps left / duration, centre x / size, centre y / size"),
+    "egw_wave": ("4", 0.0, 1.0, "wave: active, steps left / duration, front x / size, front y / size"),
+    "egw_time": ("1", 0.0, 1.0, "slow steps taken / horizon"),
+}
+
+
+def _size(expr: str, c: int, n_links: int) -> int:
+    return int(eval(expr, {}, {"C": c, "L": n_links, "S": len(SLICES)}))
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """Spaces and conversions for one scenario's shape (``C`` cells, ``L`` links, 3 slices)."""
+
+    comp: Compiled
+
+    @property
+    def n_cells(self) -> int:
+        return self.comp.n_cells
+
+    @property
+    def n_links(self) -> int:
+        return self.comp.n_links
+
+    @property
+    def action_size(self) -> int:
+        return (self.n_cells + self.n_links) * 3
+
+    @functools.cached_property
+    def sizes(self) -> dict[str, int]:
+        return {key: _size(spec[0], self.n_cells, self.n_links) for key, spec in OBSERVATION_KEYS.items()}
+
+    def action_space(self) -> spaces.Box:
+        return spaces.Box(0.0, 1.0, shape=(self.action_size,), dtype=np.float32)
+
+    def observation_space(self) -> spaces.Dict:
+        return spaces.Dict(
+            {
+                key: spaces.Box(low, high, shape=(self.sizes[key],), dtype=np.float32)
+                for key, (_, low, high, _) in OBSERVATION_KEYS.items()
+            }
+        )
+
+    def pack(self, p: ArrayLike, b: ArrayLike) -> F32:
+        """The flat action of PRB shares ``p (C, S)`` and bandwidth shares ``b (L, S)`` (batched: ``(N, C, S)``)."""
+        p_arr, b_arr = np.asarray(p, dtype=np.float32), np.asarray(b, dtype=np.float32)
+        lead = p_arr.shape[:-2]
+        return np.concatenate([p_arr.reshape(*lead, -1), b_arr.reshape(*lead, -1)], axis=-1)
+
+    def unpack(self, action: ArrayLike) -> tuple[F32, F32]:
+        """``(p, b)`` views of a flat action ``(..., C*S + L*S)``: ``p (..., C, S)``, ``b (..., L, S)``."""
+        a = np.asarray(action)
+        lead, n_p = a.shape[:-1], self.n_cells * 3
+        return a[..., :n_p].reshape(*lead, self.n_cells, 3), a[..., n_p:].reshape(*lead, self.n_links, 3)
+
+    def describe_index(self, i: int) -> str:
+        """What entry ``i`` of the flat action is, e.g. ``"p: cell 3, slice urllc"``."""
+        n_p = self.n_cells * 3
+        if i < n_p:
+            return f"p: cell {i // 3}, slice {SLICES[i % 3]}"
+        return f"b: link {(i - n_p) // 3}, slice {SLICES[(i - n_p) % 3]}"
+
+    def validate(self, action: object, name: str = "action", batch: int | None = None) -> F32:
+        """The action as float32, or ``ValueError`` naming the problem (shape, dtype, NaN, inf, negative).
+
+        Entries above 1 are accepted: as in the core, a cell's (link's) slice shares summing above 1
+        are scaled down proportionally (``core/csw.py:project_shares``).
+        """
+        arr = np.asarray(action)
+        shape = (self.action_size,) if batch is None else (batch, self.action_size)
+        if arr.dtype.kind not in "fiu":
+            raise ValueError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
+        if arr.shape != shape:
+            raise ValueError(f"{name} has shape {arr.shape}; expected {shape} (p then b shares, see the action layout)")
+        arr = arr.astype(np.float32, copy=False)
+        if not (arr.min() >= 0 and np.isfinite(arr.sum(dtype=np.float64))):
+            flat = arr.reshape(-1, self.action_size)
+            bad = ~np.isfinite(flat) | (flat < 0)
+            row, col = divmod(int(np.flatnonzero(bad)[0]), self.action_size)
+            value = flat[row, col]
+            where = f"{name}[{col}]" if batch is None else f"{name}[{row}, {col}]"
+            kind = "negative" if np.isfinite(value) else str(value)
+            what = self.describe_index(col)
+            raise ValueError(f"{where} ({what}) is {kind} ({value}); shares must be finite and >= 0")
+        return arr
+
+
+@functools.lru_cache(maxsize=32)
+def layout_for(scenario: Scenario) -> Layout:
+    return Layout(compile_scenario(scenario))
+
+
+class Observer:
+    """Builds batched observations ``{key: (B, n)}`` from the twin's state after a step (or at reset)."""
+
+    def __init__(self, layout: Layout) -> None:
+        comp = self.comp = layout.comp
+        sc = comp.scenario
+        self.layout = layout
+        # Ratios are divisions, not products with reciprocals: x / m <= 1 holds exactly in float
+        # whenever x <= m, so the bounds need no clipping pass.
+        self.radio_buf = np.asarray(sc.sim.radio_buffer_mbit, dtype=np.float32)
+        self.link_buf = np.asarray(sc.transport.buffer_mbit, dtype=np.float32)
+        self.nominal_capacity = comp.nominal_capacity[:, None]
+        field = comp.field
+        self.peak = np.float32(field.bandwidth_mhz * field.se_max)
+        self.link_mbps = comp.link_mbps
+        self.cap_ms = np.float32(sc.sim.latency_cap_ms)
+        self.size_m = np.float32(sc.city.size_m)
+        self.n_links = np.float32(comp.n_links)
+        self.durations = (max(sc.hotspot.duration_steps, 1), max(sc.wave.duration_steps, 1))
+        self.nominal = nominal_drivers(comp)
+
+    def observe(
+        self, t: int, csw: CSWState, egw: EGWState, drivers: Drivers | None, result: StepResult | None
+    ) -> dict[str, F32]:
+        """Observation of a batch after step ``t - 1`` (``drivers``/``result`` None at reset, ``t = 0``)."""
+        batch = csw.q_radio.shape[0]
+        if drivers is None:
+            drivers = self.nominal if batch == 1 else self.nominal.take(np.zeros(batch, dtype=np.int64))
+        obs: dict[str, F32] = {
+            # Copies where a key would otherwise view live state: users keep (and may edit) observations.
+            "csw_prb_share": csw.last_p.reshape(batch, -1).copy(),
+            "csw_bw_share": csw.last_b.reshape(batch, -1).copy(),
+            "csw_radio_backlog": (csw.q_radio / self.radio_buf).reshape(batch, -1),
+            "csw_link_backlog": (csw.q_link / self.link_buf).reshape(batch, -1),
+        }
+        if result is None:
+            c3, l3 = self.layout.sizes["csw_radio_util"], self.layout.sizes["csw_link_util"]
+            obs["csw_radio_util"] = np.zeros((batch, c3), dtype=np.float32)
+            obs["csw_link_util"] = np.zeros((batch, l3), dtype=np.float32)
+        else:
+            obs["csw_radio_util"] = result.radio_util.reshape(batch, -1).copy()
+            obs["csw_link_util"] = result.link_util.reshape(batch, -1).copy()
+        obs["csw_route_hops"] = drivers.route.sum(axis=2) / self.n_links
+        obs["csw_reachable"] = drivers.reach.copy()
+        if result is None:
+            obs["csw_slice_loss"] = np.zeros((batch, 3), dtype=np.float32)
+            obs["csw_urllc_latency"] = np.zeros((batch, self.comp.n_cells), dtype=np.float32)
+        else:
+            obs["csw_slice_loss"] = result.lost / np.maximum(result.offered, np.float32(1e-9))
+            obs["csw_urllc_latency"] = result.urllc_delay.max(axis=1) / self.cap_ms
+        obs.update(self.observe_egw(t, egw, drivers))
+        return obs
+
+    def observe_egw(self, t: int, egw: EGWState, drivers: Drivers | None) -> dict[str, F32]:
+        """The ``egw_*`` keys alone (``drivers`` None: the nominal start state)."""
+        batch = egw.ar.shape[0]
+        if drivers is None:
+            drivers = self.nominal if batch == 1 else self.nominal.take(np.zeros(batch, dtype=np.int64))
+        obs: dict[str, F32] = {}
+        demand = np.minimum(drivers.demand / self.nominal_capacity, np.float32(DEMAND_CLIP))
+        obs["egw_demand"] = demand.reshape(batch, -1)
+        obs["egw_capacity"] = np.minimum(drivers.capacity / self.peak, np.float32(1.0))
+        obs["egw_sinr_db"] = np.minimum(np.maximum(drivers.sinr_db, _SINR_LOW), _SINR_HIGH)
+        obs["egw_activity"] = drivers.activity.copy()
+        obs["egw_link_up"] = drivers.link_up.astype(np.float32)
+        obs["egw_link_avail"] = drivers.link_avail / self.link_mbps
+        obs["egw_hotspot"] = self._shock(egw.hot_left, self.durations[0], egw.hot_center)
+        obs["egw_wave"] = self._shock(egw.wave_left, self.durations[1], drivers.wave_front)
+        obs["egw_time"] = np.full((batch, 1), t / self.comp.scenario.horizon, dtype=np.float32)
+        return obs
+
+    def _shock(self, left: NDArray[np.int32], duration: int, xy: F32) -> F32:
+        out = np.empty((left.shape[0], 4), dtype=np.float32)
+        out[:, 0] = left > 0
+        np.minimum(left / np.float32(duration), _ONE, out=out[:, 1])
+        np.divide(xy, self.size_m, out=out[:, 2:])
+        np.maximum(out[:, 2:], _ZERO, out=out[:, 2:])  # a hotspot centre may fall outside the city
+        np.minimum(out[:, 2:], _ONE, out=out[:, 2:])
+        return out

@@ -1,0 +1,164 @@
+"""The PettingZoo face: one agent per cell (its PRB shares) and one transport agent (link shares).
+
+Native parallel API; :func:`aec_env` converts it with PettingZoo's ``parallel_to_aec``. Underneath
+is one :class:`~twm_gym.envs.slicing.SlicingEnv`: the same core, the same episode.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.env import AECEnv
+
+from twm_gym.core.params import Scenario
+from twm_gym.envs.layout import OBSERVATION_KEYS
+from twm_gym.envs.reward import Reward, RewardFn
+from twm_gym.envs.slicing import SlicingEnv
+
+F32 = NDArray[np.float32]
+
+TRANSPORT = "transport_0"
+_SHARED = ("csw_slice_loss", "egw_hotspot", "egw_wave", "egw_time")  # every agent sees these
+
+
+class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
+    """Multi-agent network slicing: ``cell_0 .. cell_{C-1}`` and ``transport_0``.
+
+    * ``cell_c`` acts with ``Box(0, 1, (3,))``: its PRB shares (eMBB, URLLC, FWA); it observes
+      its own row of every per-cell key of ``TWM/Slicing-v0`` (shares, backlog, utilization, route,
+      latency; demand, capacity, SINR, activity) plus the shared keys (slice loss, shocks, time):
+      30 floats.
+    * ``transport_0`` acts with ``Box(0, 1, (3 L,))``: the bandwidth shares of every link; it observes
+      the per-link keys (shares, backlog, utilization, link up, available capacity), every cell's
+      demand and the shared keys.
+
+    ``reset(options={"exo_seed": s})`` fixes the exogenous seed; other option keys are ignored.
+    Observations are flat float32 ``Box``es whose bounds come from the single-agent keys. Rewards
+    are cooperative: every agent receives the team's step reward (``SlicingEnv``'s, default
+    ``-cost - 1[SLA violated]``). Episodes truncate after the horizon for all agents together.
+
+    Args:
+        scenario: scenario name, JSON path or :class:`Scenario`.
+        reward: as for ``SlicingEnv``.
+        render_mode: ``"rgb_array"`` or ``"ansi"``.
+    """
+
+    metadata = {  # noqa: RUF012 - an instance attribute in the base class
+        "name": "twm_slicing_v0",
+        "render_modes": ["rgb_array", "ansi"],
+        "is_parallelizable": True,
+    }
+
+    def __init__(
+        self,
+        scenario: str | Scenario = "hotspot-id",
+        reward: Reward | RewardFn | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        self.env = SlicingEnv(scenario, reward=reward, render_mode=render_mode)
+        self.render_mode = render_mode
+        layout = self.env.layout
+        c, n_links = layout.n_cells, layout.n_links
+        self.possible_agents = [f"cell_{i}" for i in range(c)] + [TRANSPORT]
+        self.agents: list[str] = []
+        offsets, start = {}, 0
+        for key, size in layout.sizes.items():
+            offsets[key] = start
+            start += size
+        low = np.concatenate([np.full(s, OBSERVATION_KEYS[k][1], np.float32) for k, s in layout.sizes.items()])
+        high = np.concatenate([np.full(s, OBSERVATION_KEYS[k][2], np.float32) for k, s in layout.sizes.items()])
+        self._index: dict[str, NDArray[np.int64]] = {}
+        shared = [np.arange(offsets[k], offsets[k] + layout.sizes[k]) for k in _SHARED]
+        for i in range(c):
+            parts = []
+            for key, (expr, *_rest) in OBSERVATION_KEYS.items():
+                if key in _SHARED or expr not in ("C", "C*S"):
+                    continue
+                width = 3 if expr == "C*S" else 1
+                parts.append(np.arange(offsets[key] + width * i, offsets[key] + width * (i + 1)))
+            self._index[f"cell_{i}"] = np.concatenate(parts + shared)
+        parts = [
+            np.arange(offsets[k], offsets[k] + layout.sizes[k])
+            for k, (expr, *_rest) in OBSERVATION_KEYS.items()
+            if expr in ("L", "L*S") or k == "egw_demand"
+        ]
+        self._index[TRANSPORT] = np.concatenate(parts + shared)
+        self._obs_spaces = {
+            agent: spaces.Box(low[idx], high[idx], dtype=np.float32) for agent, idx in self._index.items()
+        }
+        self._act_spaces = {agent: spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32) for agent in self.possible_agents}
+        self._act_spaces[TRANSPORT] = spaces.Box(0.0, 1.0, shape=(3 * n_links,), dtype=np.float32)
+        self._keys = list(layout.sizes)
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> spaces.Box:
+        return self._act_spaces[agent]
+
+    def _split(self, obs: dict[str, F32], agents: list[str]) -> dict[str, F32]:
+        flat = np.concatenate([obs[k] for k in self._keys])
+        return {agent: flat[self._index[agent]] for agent in agents}
+
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, F32], dict[str, dict[str, Any]]]:
+        # PettingZoo's API test passes arbitrary options: only the known one is forwarded.
+        known = {k: v for k, v in (options or {}).items() if k == "exo_seed"}
+        obs, info = self.env.reset(seed=seed, options=known)
+        self.agents = list(self.possible_agents)
+        return self._split(obs, self.agents), {agent: dict(info) for agent in self.agents}
+
+    def step(
+        self, actions: dict[str, F32]
+    ) -> tuple[dict[str, F32], dict[str, float], dict[str, bool], dict[str, bool], dict[str, dict[str, Any]]]:
+        if not self.agents:
+            raise RuntimeError("the episode is over (no live agents): call reset()")
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise ValueError(f"actions missing for agents {missing}; every live agent acts each step")
+        unknown = sorted(set(actions) - set(self.possible_agents))
+        if unknown:
+            raise ValueError(f"unknown agents {unknown}; valid: {self.possible_agents}")
+        cells = [np.asarray(actions[a], dtype=np.float32).reshape(-1) for a in self.possible_agents[:-1]]
+        for agent, a in zip(self.possible_agents[:-1], cells, strict=True):
+            if a.shape != (3,):
+                raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected 3 PRB shares")
+        flat = np.concatenate([*cells, np.asarray(actions[TRANSPORT], dtype=np.float32).reshape(-1)])
+        obs, reward, terminated, truncated, info = self.env.step(flat)
+        agents = list(self.agents)
+        out = self._split(obs, agents)
+        rewards = {a: float(reward) for a in agents}
+        terms = {a: bool(terminated) for a in agents}
+        truncs = {a: bool(truncated) for a in agents}
+        infos = {a: dict(info) for a in agents}
+        if terminated or truncated:
+            self.agents = []
+        return out, rewards, terms, truncs, infos
+
+    def render(self) -> Any:
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+    @functools.cached_property
+    def state_space(self) -> spaces.Space[Any]:
+        """The full single-agent observation (both worlds), for centralized critics."""
+        return self.env.observation_space
+
+
+def parallel_env(**kwargs: Any) -> SlicingParallelEnv:
+    """``twm_gym.parallel_env(scenario=..., reward=..., render_mode=...)``: the parallel env."""
+    return SlicingParallelEnv(**kwargs)
+
+
+def aec_env(**kwargs: Any) -> AECEnv[str, F32, F32]:
+    """The same env under PettingZoo's AEC API (``parallel_to_aec``)."""
+    return parallel_to_aec(SlicingParallelEnv(**kwargs))
