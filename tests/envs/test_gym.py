@@ -88,7 +88,7 @@ def test_episode__truncates_at_the_horizon_with_episode_kpis() -> None:
     for t in range(12):
         obs, reward, term, trunc, info = env.step(third)
         assert not term and trunc == (t == 11)
-        assert reward == pytest.approx(-info["cost"] - info["violation"])
+        assert reward == pytest.approx(info["scm"] - 0.5 * info["cost"] - info["violation"])
     kpis = info["episode_kpis"]
     assert kpis["cost"] == pytest.approx(1.0) and kpis["delta_cost"] == pytest.approx(0.0, abs=1e-6)
     assert obs["egw_time"][0] == 1.0

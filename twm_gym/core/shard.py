@@ -84,12 +84,13 @@ class ShardedSimulation:
     def done(self) -> bool:
         return self.parts[0].done
 
-    def step(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
+    def step_projected(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
+        """Step every shard (see :meth:`Simulation.step_projected`)."""
         if len(self.parts) == 1:
-            return self.parts[0].step(p, b)
+            return self.parts[0].step_projected(p, b)
         with single_threaded_blas():
             parts = zip(self.parts, self.bounds, strict=True)
-            jobs = [pool().submit(sim.step, p[i:j], b[i:j]) for sim, (i, j) in parts]
+            jobs = [pool().submit(sim.step_projected, p[i:j], b[i:j]) for sim, (i, j) in parts]
             return concat([job.result() for job in jobs])
 
     def kpis(self) -> KPIs:

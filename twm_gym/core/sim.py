@@ -106,6 +106,17 @@ class Simulation:
         bb = project_shares(b, "b", (self.batch, n_links, 3), ("rollout", "link", "slice"))
         return self._step(pp, bb)
 
+    def step_projected(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
+        """:meth:`step` for shares already projected by ``core/csw.py:project_shares`` (no checks).
+
+        ``p (B, C, S)`` and ``b (B, L, S)`` must be float32, finite, non-negative, with slice sums
+        at most 1 per cell (link): the environments validate and project their actions once and
+        step through here.
+        """
+        if self.done:
+            raise ValueError(f"episode is over: all {self.scenario.horizon} slow steps were taken")
+        return self._step(p, b)
+
     def _step(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
         t = self.t
         cost = step_cost(self.scenario.cost, p, b, self.csw.last_p, self.csw.last_b)

@@ -138,6 +138,19 @@ class Layout:
             raise ValueError(f"{where} ({what}) is {kind} ({value}); shares must be finite and >= 0")
         return arr
 
+    def project(self, action: F32) -> tuple[F32, F32]:
+        """``(p, b)`` of a validated action, each cell's (link's) slice shares scaled to sum <= 1.
+
+        The same projection as ``core/csw.py:project_shares`` (proportional scaling of over-full rows).
+        """
+        rows = action.reshape(*action.shape[:-1], -1, 3)
+        total = rows.sum(axis=-1, keepdims=True)
+        over = total > 1.0
+        if over.any():
+            rows = np.where(over, rows / np.maximum(total, np.float32(1e-30)), rows).astype(np.float32)
+        n_c = self.n_cells
+        return rows[..., :n_c, :], rows[..., n_c:, :]
+
 
 @functools.lru_cache(maxsize=32)
 def layout_for(scenario: Scenario) -> Layout:
@@ -218,8 +231,6 @@ class Observer:
     def _shock(self, left: NDArray[np.int32], duration: int, xy: F32) -> F32:
         out = np.empty((left.shape[0], 4), dtype=np.float32)
         out[:, 0] = left > 0
-        np.minimum(left / np.float32(duration), _ONE, out=out[:, 1])
-        np.divide(xy, self.size_m, out=out[:, 2:])
-        np.maximum(out[:, 2:], _ZERO, out=out[:, 2:])  # a hotspot centre may fall outside the city
-        np.minimum(out[:, 2:], _ONE, out=out[:, 2:])
-        return out
+        out[:, 1] = left / np.float32(duration)  # left <= duration: exactly <= 1
+        out[:, 2:] = xy / self.size_m
+        return np.minimum(np.maximum(out, _ZERO, out=out), _ONE, out=out)  # a centre may lie outside the city

@@ -41,7 +41,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
     ``reset(options={"exo_seed": s})`` fixes the exogenous seed; other option keys are ignored.
     Observations are flat float32 ``Box``es whose bounds come from the single-agent keys. Rewards
     are cooperative: every agent receives the team's step reward (``SlicingEnv``'s, default
-    ``-cost - 1[SLA violated]``). Episodes truncate after the horizon for all agents together.
+    ``SCM - 0.5 cost - 1[SLA violated]``). Episodes truncate after the horizon for all agents together.
 
     Args:
         scenario: scenario name, JSON path or :class:`Scenario`.

@@ -79,8 +79,10 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
 
     ## Rewards
 
-    Per step, by default ``r_t = -cost_t - 1[step t violates an SLA]`` (:class:`Reward`): the
-    control cost (uniform 1/3 costs 1) and a unit penalty when the step's own loss rates pass the
+    Per step, by default ``r_t = SCM_t - 0.5 cost_t - 1[step t violates an SLA]``
+    (:class:`Reward`): the per-step form of the paper's utility ``U = SCM + 0.5 dcost - 1[viol]``.
+    ``SCM_t`` is the step's SLA Compliance Margin (paper eq. 2), ``cost_t`` its control cost
+    (uniform 1/3 costs 1), and the penalty applies when the step's own loss rates pass the
     ceilings (eMBB 25 %, URLLC 10 %, FWA 20 %) or its URLLC 99th-percentile latency passes 20 ms.
     Pass ``reward=Reward(...)`` to reweigh, or any callable mapping
     ``twm_gym.core.kpi.StepKPIs`` to ``(1,)`` rewards.
@@ -151,10 +153,9 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     def step(self, action: NDArray[Any]) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         if self._sim is None:
             raise RuntimeError("call reset() before step()")
-        a = self.layout.validate(action)
-        p, b = self.layout.unpack(a)
+        p, b = self.layout.project(self.layout.validate(action)[None])
         sim = self._sim
-        tr = sim.step(p[None], b[None])
+        tr = sim.step_projected(p, b)
         res = tr.result
         kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
         self._last, self._last_kpis = tr, kpis

@@ -98,10 +98,9 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
     ) -> tuple[dict[str, Any], NDArray[Any], NDArray[Any], NDArray[Any], dict[str, Any]]:
         if self._sim is None:
             raise RuntimeError("call reset() before step()")
-        a = self.layout.validate(actions, "actions", batch=self.num_envs)
-        p, b = self.layout.unpack(a)
+        p, b = self.layout.project(self.layout.validate(actions, "actions", batch=self.num_envs))
         sim = self._sim
-        tr = sim.step(p, b)
+        tr = sim.step_projected(p, b)
         self._last = tr
         res = tr.result
         kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
