@@ -53,6 +53,19 @@ def _hash(keys: NDArray[np.uint64], steps: NDArray[np.uint64], n: int, counter0:
     return _mix(keys[None, :, None] ^ _mix(ctr * _GOLDEN)[:, None, :])
 
 
+def domain_seeds(seeds: NDArray[np.integer] | list[int], domain: int) -> NDArray[np.int64]:
+    """Seeds mapped into an independent domain: ``hash(seed, domain)``, non-negative, below 2**62.
+
+    The harness runs evaluation episodes in one domain and hands agents twins that map every
+    seed into another, so no seed an agent can pass reproduces an evaluation episode's draws
+    (finding one is a 62-bit preimage search).
+    """
+    keys = seed_keys(seeds)
+    salt = _mix(np.array([domain], dtype=np.uint64) * _M1 + _M2)  # array arithmetic wraps silently
+    mixed = _mix(_mix(keys + salt) ^ salt)
+    return (mixed >> np.uint64(2)).astype(np.int64)
+
+
 @functools.lru_cache(maxsize=1)
 def normal_table() -> NDArray[np.float32]:
     """Standard-normal quantiles at the 2**16 bin midpoints: ``z = table[u16]`` is a normal draw.

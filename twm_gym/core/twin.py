@@ -22,6 +22,7 @@ from twm_gym.core.blas import single_threaded_blas
 from twm_gym.core.csw import project_shares
 from twm_gym.core.kpi import KPIs, Utility
 from twm_gym.core.params import Scenario
+from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
 from twm_gym.core.state import Snapshot
 
@@ -194,14 +195,24 @@ class Twin:
         scenario: the world the twin simulates (for agents: the scenario's *nominal* model).
         budget: simulator calls allowed in total; ``None`` for unlimited.
         utility: decision utility reported with every rollout.
+        seed_domain: when set, every seed passed to :meth:`rollout` is first mapped through
+            ``core/rng.py:domain_seeds`` with this domain: the twins handed to agents use one,
+            so no seed an agent passes replays an evaluation episode's exogenous draws.
     """
 
-    def __init__(self, scenario: Scenario, budget: int | None = None, utility: Utility | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        budget: int | None = None,
+        utility: Utility | None = None,
+        seed_domain: int | None = None,
+    ) -> None:
         if budget is not None and budget < 0:
             raise ValueError(f"budget must be >= 0 or None, got {budget}")
         self.scenario = scenario
         self.budget = budget
         self.utility = utility or Utility()
+        self.seed_domain = seed_domain
         self.calls_used = 0
 
     @property
@@ -228,6 +239,8 @@ class Twin:
             raise BudgetExceededError(
                 f"twin call needs {n} simulator calls but only {left} of the budget of {self.budget} remain"
             )
+        if self.seed_domain is not None:
+            seeds = domain_seeds(np.asarray(seeds).reshape(-1), self.seed_domain)
         out = simulate(self.scenario, p, b, seeds, start=start, record=record, utility=self.utility)
         self.calls_used += n
         return out

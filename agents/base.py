@@ -1,0 +1,128 @@
+"""The agent protocol: reset for an episode with a context, then act on observations.
+
+An agent sees what a network operator's planner would: the environment's observation each slow
+step, the scenario's public card, and a metered twin of the scenario's *nominal* (in-distribution)
+exogenous model. It never sees the evaluation episode's seed or its future exogenous draws: the
+twin maps every seed an agent passes into its own seed domain (``core/rng.py:domain_seeds``), and
+evaluation episodes run in another.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from twm_gym.core.candidates import CandidateLibrary, candidate_library
+from twm_gym.core.params import Scenario
+from twm_gym.core.state import Snapshot
+from twm_gym.core.twin import Twin
+from twm_gym.envs.layout import Layout, layout_for
+from twm_gym.scenarios import load_scenario
+
+Observation = dict[str, NDArray[np.float32]]
+Action = NDArray[np.float32]
+
+AGENT_SEED_DOMAIN = 0x7A6E7401
+"""Seed domain of the twins handed to agents (evaluation episodes use another)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ScenarioCard:
+    """What an agent may know about a scenario: its name, family and *nominal* model, never a seed.
+
+    ``nominal`` is the in-distribution scenario the twin samples futures from; for an OOD scenario
+    it is not the world the episode runs in (paper section X: the twin is built on ID data).
+    """
+
+    name: str
+    family: str
+    nominal: Scenario
+    layout: Layout  # action packing and observation keys
+    library: CandidateLibrary  # the 256 candidate policies of the nominal city
+
+    @property
+    def horizon(self) -> int:
+        return self.nominal.horizon
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> ScenarioCard:
+        nominal = load_scenario(scenario.nominal) if scenario.nominal != scenario.name else scenario
+        return cls(
+            name=scenario.name,
+            family=scenario.family,
+            nominal=nominal,
+            layout=layout_for(nominal),
+            library=candidate_library(nominal),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class EpisodeContext:
+    """Handed to :meth:`Agent.reset` at the start of every episode.
+
+    Attributes:
+        card: the scenario's public card.
+        twin: metered twin of the nominal model (its budget is the agent's for the whole scenario:
+            calls made in one episode are gone for the next).
+        rng: the agent's own random generator (seeded by the harness, unrelated to exogenous seeds).
+        snapshot: the live episode's current state (queues, shocks, link states, KPI counters), the
+            start a twin rollout can be conditioned on; it carries no seed.
+        episode: index of the episode within the scenario (0, 1, ...).
+    """
+
+    card: ScenarioCard
+    twin: Twin
+    rng: np.random.Generator
+    snapshot: Callable[[], Snapshot]
+    episode: int = 0
+
+    @property
+    def budget_left(self) -> int | None:
+        return self.twin.remaining
+
+
+class Agent(ABC):
+    """Base class of every agent. Subclasses set :attr:`name` and implement :meth:`act`.
+
+    The harness calls ``reset(context)`` once per episode, then ``act(observation)`` once per slow
+    step; the returned action is the flat ``[0, 1]`` share vector of ``TWM/Slicing-v0``
+    (``context.card.layout.pack(p, b)``). ``fit``, ``save`` and ``load`` are optional.
+    """
+
+    name: ClassVar[str] = "agent"
+    uses_true_seed: ClassVar[bool] = False
+    """Only the harness-side oracle sets this: it is scored for regret, never as a competitor."""
+
+    def __init__(self, **config: Any) -> None:
+        if config:
+            raise TypeError(f"{type(self).__name__} takes no options; got {sorted(config)}")
+        self.context: EpisodeContext | None = None
+
+    def reset(self, context: EpisodeContext) -> None:
+        """Start an episode."""
+        self.context = context
+
+    @abstractmethod
+    def act(self, observation: Observation) -> Action:
+        """The action for the current slow step."""
+
+    def fit(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has nothing to fit")
+
+    def save(self, path: str | Path) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no state to save")
+
+    def load(self, path: str | Path) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no state to load")
+
+    @property
+    def ctx(self) -> EpisodeContext:
+        if self.context is None:
+            raise RuntimeError(f"{type(self).__name__}.act() before reset(context)")
+        return self.context

@@ -1,0 +1,67 @@
+"""Find agents by short name, by ``"package.module:Class"``, or through the ``twm_gym.agents``
+entry-point group (so a separately installed package plugs in)::
+
+    [project.entry-points."twm_gym.agents"]
+    my-planner = "my_package.planner:MyPlanner"
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from agents.base import Agent
+
+ENTRY_POINT_GROUP = "twm_gym.agents"
+
+BUILTIN: dict[str, str] = {
+    "uniform": "agents.baselines.simple:Uniform",
+    "proportional": "agents.baselines.simple:Proportional",
+    "random": "agents.baselines.simple:RandomCandidate",
+}
+"""The project's own agents: short name -> ``module:Class``."""
+
+
+class UnknownAgentError(ValueError):
+    """No agent by that name or path."""
+
+
+def available() -> dict[str, str]:
+    """Every agent by short name (built-in first, then installed plug-ins) -> ``module:Class``."""
+    out = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        out.setdefault(ep.name, ep.value)
+    return out
+
+
+def _load(target: str, label: str) -> type[Agent]:
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise UnknownAgentError(f"agent {label!r}: expected 'package.module:Class', got {target!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownAgentError(f"agent {label!r}: cannot import module {module_name!r} ({exc})") from exc
+    try:
+        cls = getattr(module, attr)
+    except AttributeError:
+        raise UnknownAgentError(f"agent {label!r}: module {module_name!r} has no attribute {attr!r}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Agent)):
+        raise UnknownAgentError(f"agent {label!r}: {target} is not a subclass of agents.base.Agent")
+    return cls
+
+
+def resolve(spec: str) -> type[Agent]:
+    """The agent class named by ``spec``: a short name, or ``"package.module:Class"``."""
+    names = available()
+    if spec in names:
+        return _load(names[spec], spec)
+    if ":" in spec:
+        return _load(spec, spec)
+    raise UnknownAgentError(f"unknown agent {spec!r}; valid names: {sorted(names)} or 'package.module:Class'")
+
+
+def make_agent(spec: str, **config: Any) -> Agent:
+    """An instance of the agent named by ``spec`` with its ``config`` options."""
+    return resolve(spec)(**config)
