@@ -155,10 +155,14 @@ def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost
     q = np.empty((k_sub + 1, 3, batch, n_cells), dtype=np.float32)
     q[0] = state.q_radio.transpose(2, 0, 1)
     net = arrivals - radio_cap
+    # Views made once: indexing inside the loop costs about as much as a small ufunc call.
+    qs, nets = list(q), list(net)
+    add, maximum, minimum = np.add, np.maximum, np.minimum
     for k in range(k_sub):
-        np.add(q[k], net[k], out=net[k])
-        np.maximum(net[k], zero, out=net[k])
-        np.minimum(net[k], buf_r, out=q[k + 1])
+        x = nets[k]
+        add(qs[k], x, x)
+        maximum(x, zero, out=x)
+        minimum(x, buf_r, out=qs[k + 1])
     served = q[:-1] + arrivals
     np.minimum(served, radio_cap, out=served)
     # Transport queues, fed by the served traffic of every sub-step.
@@ -166,10 +170,12 @@ def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost
     ql = np.empty((k_sub + 1, 3, batch, n_links), dtype=np.float32)
     ql[0] = state.q_link.transpose(2, 0, 1)
     net_l = inflow - link_cap
+    qls, nets_l = list(ql), list(net_l)
     for k in range(k_sub):
-        np.add(ql[k], net_l[k], out=net_l[k])
-        np.maximum(net_l[k], zero, out=net_l[k])
-        np.minimum(net_l[k], buf_l, out=ql[k + 1])
+        x = nets_l[k]
+        add(qls[k], x, x)
+        maximum(x, zero, out=x)
+        minimum(x, buf_l, out=qls[k + 1])
     sent = ql[:-1] + inflow
     np.minimum(sent, link_cap, out=sent)
 
@@ -229,10 +235,14 @@ class _Router:
         self.cell_link = comp.cell_link  # (C, L) intact network
         self.cell_link_t = comp.cell_link_t  # (L, C)
         degraded = drv.degraded
-        self.all_degraded = bool(degraded.all())
-        self.degraded = _ALL if self.all_degraded else np.flatnonzero(degraded) if degraded.any() else _NONE
-        self.route = drv.route if self.all_degraded else drv.route[self.degraded]  # (F, C, L)
-        self.reach = drv.reach if self.all_degraded else drv.reach[self.degraded]  # (F, C)
+        self.all_degraded = False
+        self.degraded = _NONE
+        self.route = self.reach = drv.reach  # placeholders; only read for degraded rows
+        if degraded.any():
+            self.all_degraded = bool(degraded.all())
+            self.degraded = _ALL if self.all_degraded else np.flatnonzero(degraded)
+            self.route = drv.route if self.all_degraded else drv.route[self.degraded]  # (F, C, L)
+            self.reach = drv.reach if self.all_degraded else drv.reach[self.degraded]  # (F, C)
 
     def to_links(self, served: F32) -> F32:
         """``(..., B, L)`` traffic entering each link's queue from ``(..., B, C)`` served traffic."""

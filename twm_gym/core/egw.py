@@ -157,9 +157,9 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     rho = np.float32(dem.ar_rho)
     ar = np.float32(dem.ar_sigma * np.sqrt(1.0 - dem.ar_rho**2)) * z_ar  # (T, B, C, S) innovations
     prev = state.ar
-    for i in range(n_t):
-        ar[i] += rho * prev
-        prev = ar[i]
+    for ar_i in ar:  # iterating yields views
+        ar_i += rho * prev
+        prev = ar_i
 
     # Shock countdowns, hotspot and wave side by side: a shock starts with probability `rate` at
     # a step where none is running (its countdown reached 0) and then runs `duration_steps` steps.
@@ -168,11 +168,11 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     shock_left = np.empty((n_t, batch, 2), dtype=np.int32)
     started = np.empty((n_t, batch, 2), dtype=bool)
     left = np.stack([state.hot_left, state.wave_left], axis=-1)
-    for i in range(n_t):
+    for start_i, started_i, left_i in zip(may_start, started, shock_left, strict=True):
         left = np.maximum(left - 1, 0)
-        np.logical_and(left == 0, may_start[i], out=started[i])
-        left = np.where(started[i], duration, left)
-        shock_left[i] = left
+        np.logical_and(left == 0, start_i, out=started_i)
+        left = np.where(started_i, duration, left)
+        left_i[...] = left
     # Each step's shock parameters are those drawn at the latest start (or carried in from `state`).
     latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
     hot_latest, wave_latest = latest[..., 0], latest[..., 1]
@@ -210,10 +210,11 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     may_fail = u[..., _N_UNIFORM_FIXED:] < p_fail  # (T, B, L)
     down_left = np.empty((n_t, batch, n_links), dtype=np.int32)
     down = state.down_left
-    for i in range(n_t):
+    repair = np.int32(fail.repair_steps)
+    for fail_i, down_i in zip(may_fail, down_left, strict=True):
         down = np.maximum(down - 1, 0)
-        down = np.where((down == 0) & may_fail[i], np.int32(fail.repair_steps), down)
-        down_left[i] = down
+        down = np.where((down == 0) & fail_i, repair, down)
+        down_i[...] = down
     link_up = down_left == 0
 
     fields: dict[str, NDArray[np.generic]] = {

@@ -150,16 +150,18 @@ def step_kpis(scenario: Scenario, offered: F32, lost: F32, urllc_delay: F32, cos
 
 
 def _judge(ceiling: tuple[float, float, float], d99_ceiling: float, loss: F32, d99: F32, cost: F32) -> StepKPIs:
-    tau = np.asarray(ceiling, dtype=np.float32)
-    violation = loss > tau
-    violation[:, URLLC] |= d99 > d99_ceiling
-    headroom = np.minimum((np.float32(1.0) - loss / tau).min(axis=1), np.float32(1.0) - d99 / np.float32(d99_ceiling))
+    # Relative use of each ceiling, URLLC latency as a 4th column: violated where > 1 (eq. 2).
+    tau = np.array([*ceiling, d99_ceiling], dtype=np.float32)
+    use = np.concatenate([loss, d99[:, None]], axis=1) / tau
+    over = use > 1.0
+    violation = over[:, :3]
+    violation[:, URLLC] |= over[:, 3]
     return StepKPIs(
         loss=loss,
         d99_ms=d99,
         violation=violation,
-        global_violation=np.asarray(violation.any(axis=1)),
-        scm=np.maximum(headroom, np.float32(0.0)),
+        global_violation=over.any(axis=1),
+        scm=np.maximum(np.float32(1.0) - use.max(axis=1), np.float32(0.0)),
         cost=cost,
     )
 

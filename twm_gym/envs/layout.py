@@ -175,7 +175,7 @@ class Observer:
         self.cap_ms = np.float32(sc.sim.latency_cap_ms)
         self.size_m = np.float32(sc.city.size_m)
         self.n_links = np.float32(comp.n_links)
-        self.durations = (max(sc.hotspot.duration_steps, 1), max(sc.wave.duration_steps, 1))
+        self.durations = np.array([max(sc.hotspot.duration_steps, 1), max(sc.wave.duration_steps, 1)], np.float32)
         self.nominal = nominal_drivers(comp)
 
     def observe(
@@ -223,14 +223,19 @@ class Observer:
         obs["egw_activity"] = drivers.activity.copy()
         obs["egw_link_up"] = drivers.link_up.astype(np.float32)
         obs["egw_link_avail"] = drivers.link_avail / self.link_mbps
-        obs["egw_hotspot"] = self._shock(egw.hot_left, self.durations[0], egw.hot_center)
-        obs["egw_wave"] = self._shock(egw.wave_left, self.durations[1], drivers.wave_front)
+        obs["egw_hotspot"], obs["egw_wave"] = self._shocks(egw, drivers.wave_front)
         obs["egw_time"] = np.full((batch, 1), t / self.comp.scenario.horizon, dtype=np.float32)
         return obs
 
-    def _shock(self, left: NDArray[np.int32], duration: int, xy: F32) -> F32:
-        out = np.empty((left.shape[0], 4), dtype=np.float32)
-        out[:, 0] = left > 0
-        out[:, 1] = left / np.float32(duration)  # left <= duration: exactly <= 1
-        out[:, 2:] = xy / self.size_m
-        return np.minimum(np.maximum(out, _ZERO, out=out), _ONE, out=out)  # a centre may lie outside the city
+    def _shocks(self, egw: EGWState, front: F32) -> tuple[F32, F32]:
+        """``egw_hotspot`` and ``egw_wave``: active, steps left / duration, position / city size."""
+        batch = egw.hot_left.shape[0]
+        out = np.empty((batch, 2, 4), dtype=np.float32)
+        left = np.stack([egw.hot_left, egw.wave_left], axis=1)  # (B, 2)
+        out[:, :, 0] = left > 0
+        out[:, :, 1] = left / self.durations  # left <= duration: exactly <= 1
+        out[:, 0, 2:] = egw.hot_center
+        out[:, 1, 2:] = front
+        out[:, :, 2:] /= self.size_m
+        np.minimum(np.maximum(out, _ZERO, out=out), _ONE, out=out)  # a hotspot centre may lie outside the city
+        return out[:, 0], out[:, 1]
