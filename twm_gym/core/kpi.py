@@ -160,7 +160,7 @@ def _judge(ceiling: tuple[float, float, float], d99_ceiling: float, loss: F32, d
         loss=loss,
         d99_ms=d99,
         violation=violation,
-        global_violation=over.any(axis=1),
+        global_violation=np.asarray(over.any(axis=1)),
         scm=np.maximum(np.float32(1.0) - use.max(axis=1), np.float32(0.0)),
         cost=cost,
     )
