@@ -90,9 +90,9 @@ class EpisodeContext:
 class Agent(ABC):
     """Base class of every agent. Subclasses set :attr:`name` and implement :meth:`act`.
 
-    The harness calls ``reset(context)`` once per episode, then ``act(observation)`` once per slow
-    step; the returned action is the flat ``[0, 1]`` share vector of ``TWM/Slicing-v0``
-    (``context.card.layout.pack(p, b)``). ``fit``, ``save`` and ``load`` are optional.
+    The harness calls ``prepare(context)`` once per scenario, ``reset(context)`` once per episode,
+    then ``act(observation)`` once per slow step; the returned action is the flat ``[0, 1]`` share
+    vector of ``TWM/Slicing-v0`` (``context.card.layout.pack(p, b)``). ``fit``, ``save`` and ``load`` are optional.
     """
 
     name: ClassVar[str] = "agent"
@@ -103,6 +103,11 @@ class Agent(ABC):
         if config:
             raise TypeError(f"{type(self).__name__} takes no options; got {sorted(config)}")
         self.context: EpisodeContext | None = None
+
+    def prepare(self, context: EpisodeContext) -> None:
+        """Once per scenario, before its first episode (``context.episode`` is -1, the snapshot is
+        the scenario's start state). Twin calls made here count against the scenario's budget."""
+        return  # an optional hook: most agents need no preparation
 
     def reset(self, context: EpisodeContext) -> None:
         """Start an episode."""

@@ -19,6 +19,8 @@ BUILTIN: dict[str, str] = {
     "uniform": "agents.baselines.simple:Uniform",
     "proportional": "agents.baselines.simple:Proportional",
     "random": "agents.baselines.simple:RandomCandidate",
+    "dt-fair": "agents.baselines.twin_search:DTFair",
+    "oracle": "agents.baselines.twin_search:Oracle",
 }
 """The project's own agents: short name -> ``module:Class``."""
 

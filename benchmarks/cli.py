@@ -1,23 +1,47 @@
 """``twm-bench``: the project's command line. Thin: parsing and printing only.
 
-Sub-commands so far: ``list`` (scenarios) and ``twin`` (the twin's KPI table on the scenarios).
+* ``list``: agents and scenarios;
+* ``run``: agents x scenarios x seeds (``--preset quick|paper``), records + report into ``--out``;
+* ``report DIR``: the table and plots of a results directory;
+* ``twin``: the twin's KPI table of reference library policies.
+
+Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
+from benchmarks.records import RecordError
+from benchmarks.spec import (
+    PAPER_SCENARIOS,
+    SpecError,
+)
 from twm_gym.scenarios import ScenarioError, list_scenarios, load_scenario
-
-PAPER_SCENARIOS = ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twm-bench", description="Telecom World Models benchmark.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the registered scenarios")
+    sub.add_parser("list", help="list the available agents and the registered scenarios")
+    run = sub.add_parser("run", help="run agents x scenarios x seeds and write records and a report")
+    run.add_argument("--preset", choices=["quick", "paper"], default="quick", help="protocol (default quick)")
+    run.add_argument("--agents", nargs="+", help="agents by name or module:Class (default: the preset's)")
+    run.add_argument("--scenarios", nargs="+", help="scenario names (default: the four paper scenarios)")
+    run.add_argument("--seeds", type=int, help="seeds per scenario (default: the preset's)")
+    run.add_argument("--budget", type=int, help="simulator calls per agent and scenario (default 12 per seed)")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--backend", choices=["local", "ray"], default="local")
+    run.add_argument("--address", help="Ray cluster address (backend ray; default: start a local Ray)")
+    run.add_argument("--out", default="results", help="results directory (default ./results)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    report = sub.add_parser("report", help="write the table and plots of a results directory")
+    report.add_argument("directory")
     twin = sub.add_parser("twin", help="KPI table of reference library policies on the twin")
     twin.add_argument("--scenarios", nargs="+", default=list(PAPER_SCENARIOS), help="scenario names")
     twin.add_argument("--seeds", type=int, default=32, help="exogenous seeds per scenario (default 32)")
@@ -30,24 +54,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
+            from agents.registry import available
+
+            print("agents: " + ", ".join(available()))
             print("scenarios: " + ", ".join(list_scenarios()))
+            return 0
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            from benchmarks import report
+            from benchmarks.records import RECORDS_FILE, load
+
+            path = report.write_report(args.directory)
+            print(report.format_table(report.summarize(load(Path(args.directory) / RECORDS_FILE))))
+            print(f"\nreport: {path}")
             return 0
         if args.command == "twin":
             if args.seeds < 1:
                 print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
                 return 2
-            from benchmarks.twin_table import format_table, twin_table
+            from benchmarks import twin_table
 
             for name in args.scenarios:  # fail fast, before any simulation, on a bad name
                 load_scenario(name)
-            rows, rate = twin_table(list(args.scenarios), args.seeds, args.seed0)
-            print(format_table(rows))
+            rows, rate = twin_table.twin_table(list(args.scenarios), args.seeds, args.seed0)
+            print(twin_table.format_table(rows))
             print(f"\n{args.seeds} seeds x 256 library candidates per scenario; twin throughput {rate:,.0f} rollouts/s")
             return 0
-    except ScenarioError as exc:
+    except (ScenarioError, SpecError, RecordError) as exc:
         print(f"twm-bench: error: {exc}", file=sys.stderr)
         return 2
     return 1  # pragma: no cover - argparse rejects unknown commands
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from benchmarks.records import load
+    from benchmarks.report import format_table, summarize, write_report
+    from benchmarks.runner import run
+    from benchmarks.spec import preset
+
+    spec = preset(args.preset, tuple(args.agents) if args.agents else None)
+    changes: dict[str, Any] = {}
+    if args.scenarios:
+        changes["scenarios"] = tuple(args.scenarios)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise SpecError(f"--seeds: must be >= 1, got {args.seeds}")
+        changes["seeds"] = tuple(range(args.seeds))
+    if args.budget is not None:
+        changes["budget"] = args.budget
+    if changes:
+        spec = dataclasses.replace(spec, **changes)  # validated again
+    start = time.perf_counter()
+    path = run(spec, args.out, workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
+    elapsed = time.perf_counter() - start
+    report = write_report(args.out)
+    print(format_table(summarize(load(path))))
+    shape = f"{len(spec.agents)} agents x {len(spec.scenarios)} scenarios x {len(spec.seeds)} seeds"
+    print(f"\n{shape} in {elapsed:.1f} s; report: {report}")
+    return 0
 
 
 if __name__ == "__main__":

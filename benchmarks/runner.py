@@ -7,19 +7,36 @@ an agent can pass to its twin replays the episode it is scored on.
 
 from __future__ import annotations
 
+import multiprocessing
+import sys
 import time
 import zlib
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.base import Agent, EpisodeContext, ScenarioCard
+from agents.base import AGENT_SEED_DOMAIN, Agent, EpisodeContext, ScenarioCard
+from agents.registry import make_agent
+from benchmarks.records import (
+    RECORDS_FILE,
+    SPEC_FILE,
+    Record,
+    append,
+    done_keys,
+    drop_partial_tail,
+    write_json_atomic,
+)
+from benchmarks.spec import RunSpec, SpecError
 from twm_gym.core.kpi import Utility
 from twm_gym.core.params import Scenario
 from twm_gym.core.rng import domain_seeds
-from twm_gym.core.twin import BudgetExceededError, Twin
+from twm_gym.core.sim import Simulation
+from twm_gym.core.twin import BudgetExceededError, Twin, simulate
 from twm_gym.envs.slicing import SlicingEnv
+from twm_gym.scenarios import load_scenario
 
 EVAL_SEED_DOMAIN = 0x65766131
 
@@ -87,3 +104,151 @@ def run_episode(
         k = result.kpis
         result.utility = float(u.w_scm * k["scm"] + u.w_cost * k["delta_cost"] - u.w_violation * k["global_violation"])
     return result
+
+
+def _context(card: ScenarioCard, twin: Twin, rng: np.random.Generator, episode: int) -> EpisodeContext:
+    start = Simulation(card.nominal, [0])  # the scenario's start state (carries no seed)
+    return EpisodeContext(card=card, twin=twin, rng=rng, snapshot=lambda: start.snapshot(0), episode=episode)
+
+
+def run_unit(
+    agent_spec: str,
+    scenario_name: str,
+    seeds: list[int],
+    calls: int,
+    agent_seed: int,
+    config_hash: str,
+    skip: frozenset[int] = frozenset(),
+    out: str | None = None,
+) -> list[Record]:
+    """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
+
+    The agent, its twin (``calls`` simulator calls for the whole scenario, nominal model, agents'
+    seed domain) and its generator are built here, so a unit gives the same records in any process.
+    Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
+    Records are appended to ``out`` as each episode ends when given, and returned.
+    """
+    scenario = load_scenario(scenario_name)
+    card = ScenarioCard.of(scenario)
+    agent = make_agent(agent_spec)
+    twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
+    rng = np.random.default_rng([agent_seed, zlib.crc32(f"{agent_spec}|{scenario_name}".encode())])
+    records: list[Record] = []
+    prep_error = None
+    start = time.perf_counter()
+    try:
+        agent.prepare(_context(card, twin, rng, episode=-1))
+    except BudgetExceededError as exc:
+        prep_error = f"BudgetExceededError in prepare: {exc}"
+    prep_s, prep_calls = time.perf_counter() - start, twin.calls_used
+    lib = card.library if agent.uses_true_seed else None
+    for episode, seed in enumerate(seeds):
+        rec = Record(
+            agent=agent_spec,
+            scenario=scenario_name,
+            seed=seed,
+            config_hash=config_hash,
+            prep_calls=prep_calls,
+            prep_s=prep_s,
+            reference=agent.uses_true_seed,
+        )
+        if prep_error is not None:
+            rec.error = prep_error
+        else:
+            if lib is not None:  # the oracle: every library policy on the true episode, in hindsight
+                truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed)))
+                agent.choose(truth.utility)  # type: ignore[attr-defined]
+            res = run_episode(agent, scenario, seed, twin, rng, episode=episode)
+            rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error = (
+                res.kpis,
+                res.utility,
+                res.sim_calls,
+                res.decision_s,
+                res.error,
+            )
+        if seed in skip:
+            continue
+        if out is not None:
+            append(out, rec)
+        records.append(rec)
+    return records
+
+
+def run(
+    spec: RunSpec,
+    out_dir: str | Path,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Run ``spec`` into ``out_dir`` (``records.jsonl`` + ``spec.json``), skipping finished keys.
+
+    ``workers > 1`` runs (agent, scenario) units in that many local processes; ``backend="ray"``
+    runs them as Ray tasks (``address`` of a cluster, or a local Ray). Records are identical
+    whichever way they run (timings aside). Returns the records file.
+    """
+    if backend not in ("local", "ray"):
+        raise SpecError(f"backend: {backend!r} is not one of ['local', 'ray']")
+    if workers < 1:
+        raise SpecError(f"workers: must be >= 1, got {workers}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RECORDS_FILE
+    config = spec.config_hash()
+    write_json_atomic(out / SPEC_FILE, {**asdict(spec), "calls": spec.calls, "config_hash": config})
+    if drop_partial_tail(path) and not quiet:
+        print(f"dropped a partial last line of {path} (an interrupted write)", file=sys.stderr)
+    done = done_keys(path)
+    units = []
+    for agent in spec.agents:
+        for scenario in spec.scenarios:
+            skip = frozenset(s for s in spec.seeds if (agent, scenario, s, config) in done)
+            if len(skip) < len(spec.seeds):
+                units.append((agent, scenario, list(spec.seeds), spec.calls, spec.agent_seed, config, skip))
+    total = len(units)
+    if not quiet:
+        print(f"{total} (agent, scenario) units to run, {len(done)} records already in {path}", file=sys.stderr)
+    if backend == "ray":
+        _run_ray(units, path, address, quiet)
+    elif workers == 1 or total <= 1:
+        for i, unit in enumerate(units, start=1):
+            run_unit(*unit, out=str(path))
+            _progress(i, total, unit, quiet)
+    else:
+        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = {pool.submit(run_unit, *unit, out=str(path)): unit for unit in units}
+            for i, future in enumerate(as_completed(futures), start=1):
+                future.result()
+                _progress(i, total, futures[future], quiet)
+    return path
+
+
+def _progress(i: int, total: int, unit: tuple[Any, ...], quiet: bool) -> None:
+    if not quiet:
+        print(f"[{i}/{total}] {unit[0]} on {unit[1]}", file=sys.stderr)
+
+
+def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, quiet: bool) -> None:
+    try:
+        import ray
+    except ImportError as exc:
+        raise SpecError("backend 'ray' needs the ray extra: pip install -e '.[ray]'") from exc
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(run_unit)
+        refs = {task.remote(*unit): unit for unit in units}  # workers return records; the driver writes
+        pending = list(refs)
+        i = 0
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for rec in ray.get(ready[0]):
+                append(path, rec)
+            i += 1
+            _progress(i, len(units), refs[ready[0]], quiet)
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,5 +1,6 @@
-"""Classic baselines: uniform, demand-proportional and random library candidate."""
+"""Classic baselines: uniform, demand-proportional, random candidate, DT-fair and the oracle."""
 
 from agents.baselines.simple import Proportional, RandomCandidate, Uniform
+from agents.baselines.twin_search import DTFair, Oracle
 
-__all__ = ["Proportional", "RandomCandidate", "Uniform"]
+__all__ = ["DTFair", "Oracle", "Proportional", "RandomCandidate", "Uniform"]
