@@ -11,12 +11,14 @@ import multiprocessing
 import sys
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from agents.base import AGENT_SEED_DOMAIN, Agent, EpisodeContext, ScenarioCard
 from agents.registry import make_agent
@@ -120,6 +122,7 @@ def run_unit(
     config_hash: str,
     skip: frozenset[int] = frozenset(),
     out: str | None = None,
+    on_record: Callable[[Record], None] | None = None,
 ) -> list[Record]:
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
@@ -170,6 +173,8 @@ def run_unit(
             continue
         if out is not None:
             append(out, rec)
+        if on_record is not None:
+            on_record(rec)
         records.append(rec)
     return records
 
@@ -206,31 +211,28 @@ def run(
             skip = frozenset(s for s in spec.seeds if (agent, scenario, s, config) in done)
             if len(skip) < len(spec.seeds):
                 units.append((agent, scenario, list(spec.seeds), spec.calls, spec.agent_seed, config, skip))
-    total = len(units)
-    if not quiet:
-        print(f"{total} (agent, scenario) units to run, {len(done)} records already in {path}", file=sys.stderr)
-    if backend == "ray":
-        _run_ray(units, path, address, quiet)
-    elif workers == 1 or total <= 1:
-        for i, unit in enumerate(units, start=1):
-            run_unit(*unit, out=str(path))
-            _progress(i, total, unit, quiet)
-    else:
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(run_unit, *unit, out=str(path)): unit for unit in units}
-            for i, future in enumerate(as_completed(futures), start=1):
-                future.result()
-                _progress(i, total, futures[future], quiet)
+    episodes = sum(len(u[2]) - len(u[6]) for u in units)
+    if not quiet and done:
+        print(f"resuming: {len(done)} records already in {path}", file=sys.stderr)
+    bar = tqdm(total=episodes, unit="episode", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+    with bar:
+        if backend == "ray":
+            _run_ray(units, path, address, bar)
+        elif workers == 1 or len(units) <= 1:
+            for unit in units:
+                bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
+                run_unit(*unit, out=str(path), on_record=lambda _: bar.update())
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {pool.submit(run_unit, *unit, out=str(path)): unit for unit in units}
+                for future in as_completed(futures):
+                    bar.update(len(future.result()))
+                    bar.set_postfix_str(f"{futures[future][0]} on {futures[future][1]} done")
     return path
 
 
-def _progress(i: int, total: int, unit: tuple[Any, ...], quiet: bool) -> None:
-    if not quiet:
-        print(f"[{i}/{total}] {unit[0]} on {unit[1]}", file=sys.stderr)
-
-
-def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, quiet: bool) -> None:
+def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, bar: tqdm[Any]) -> None:
     try:
         import ray
     except ImportError as exc:
@@ -242,13 +244,11 @@ def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, quie
         task = ray.remote(run_unit)
         refs = {task.remote(*unit): unit for unit in units}  # workers return records; the driver writes
         pending = list(refs)
-        i = 0
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for rec in ray.get(ready[0]):
                 append(path, rec)
-            i += 1
-            _progress(i, len(units), refs[ready[0]], quiet)
+                bar.update()
     finally:
         if started:
             ray.shutdown()
