@@ -11,6 +11,7 @@ import dataclasses
 import itertools
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -92,6 +93,14 @@ class ShardedSimulation:
             parts = zip(self.parts, self.bounds, strict=True)
             jobs = [pool().submit(sim.step_projected, p[i:j], b[i:j]) for sim, (i, j) in parts]
             return concat([job.result() for job in jobs])
+
+    def map_rows(self, fn: Callable[[Simulation, slice], R]) -> list[R]:
+        """``fn(shard, rows)`` for every shard (``rows``: its slice of the batch), on the worker threads."""
+        if len(self.parts) == 1:
+            return [fn(self.parts[0], slice(0, self.batch))]
+        with single_threaded_blas():
+            jobs = [pool().submit(fn, sim, slice(i, j)) for sim, (i, j) in zip(self.parts, self.bounds, strict=True)]
+            return [job.result() for job in jobs]
 
     def kpis(self) -> KPIs:
         return concat([sim.kpis() for sim in self.parts])

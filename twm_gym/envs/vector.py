@@ -19,10 +19,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
-from twm_gym.core.kpi import step_kpis
+from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
-from twm_gym.core.shard import ShardedSimulation
-from twm_gym.core.sim import Transition
+from twm_gym.core.shard import ShardedSimulation, concat
+from twm_gym.core.sim import Simulation, Transition
 from twm_gym.envs.layout import Observer, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.scenarios import load_scenario
@@ -100,10 +100,18 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
             raise RuntimeError("call reset() before step()")
         p, b = self.layout.project(self.layout.validate(actions, "actions", batch=self.num_envs))
         sim = self._sim
-        tr = sim.step_projected(p, b)
-        self._last = tr
-        res = tr.result
-        kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
+
+        def shard_step(part: Simulation, rows: slice) -> tuple[Transition, StepKPIs, dict[str, F32]]:
+            # Each shard also builds its KPIs and observations on its worker thread.
+            tr = part.step_projected(p[rows], b[rows])
+            res = tr.result
+            kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
+            return tr, kpis, self.observer.observe(part.t, tr.csw, tr.egw, tr.drivers, res)
+
+        parts = sim.map_rows(shard_step)
+        self._last = parts[0][0]  # sub-environment 0's shard: what render() shows
+        kpis = concat([k for _, k, _ in parts])
+        obs = {key: np.concatenate([o[key] for _, _, o in parts]) for key in parts[0][2]}
         rewards = np.asarray(self.reward_fn(kpis), dtype=np.float32).reshape(self.num_envs)
         n = self.num_envs
         info: dict[str, Any] = {
@@ -116,7 +124,6 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         for s, name in enumerate(SLICES):
             info[f"loss_{name}"] = kpis.loss[:, s].astype(np.float64)
         _mask_all(info, n)
-        obs = self._observe()
         done = sim.done
         truncations = np.full(n, done)
         if done:
@@ -139,12 +146,10 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         return obs, rewards, np.zeros(n, dtype=bool), truncations, info
 
     def _observe(self) -> dict[str, F32]:
-        sim, tr = self._sim, self._last
-        if sim is None:
+        """The observation at reset (the nominal start state of every sub-environment)."""
+        if self._sim is None:
             raise RuntimeError("call reset() first")
-        if tr is None:
-            return self.observer.observe(sim.t, sim.csw, sim.egw, None, None)
-        return self.observer.observe(sim.t, tr.csw, tr.egw, tr.drivers, tr.result)
+        return self.observer.observe(0, self._sim.csw, self._sim.egw, None, None)
 
     def render(self) -> Any:
         if self.render_mode is None or self._sim is None:
@@ -155,7 +160,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
             kpis = None
             if self._last is not None:
                 res = self._last.result
-                kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
+                kpis = step_kpis(self.scenario, res.offered[:1], res.lost[:1], res.urllc_delay[:1], res.cost[:1])
             return render.ansi(self._sim.parts[0], kpis)
         return render.rgb_array(self._sim.parts[0], None if self._last is None else self._last.drivers)
 
