@@ -175,7 +175,8 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         return self._observe(), reward, False, truncated, info
 
     def _observe(self) -> dict[str, F32]:
-        assert self._sim is not None
+        if self._sim is None:
+            raise RuntimeError("call reset() first")
         sim, tr = self._sim, self._last
         obs = self.observer.observe(
             sim.t, sim.csw, sim.egw, None if tr is None else tr.drivers, None if tr is None else tr.result
