@@ -108,6 +108,24 @@ class ExoPath:
         i = self._index(t)
         return EGWState(**{name: arr[i] for name, arr in self.fields.items()})
 
+    def row(self, i: int) -> ExoPath:
+        """The batch-1 path of rollout ``i`` (views, not copies)."""
+        if not 0 <= i < self.batch:
+            raise IndexError(f"row {i} is outside this path's batch of {self.batch}")
+        b = self.batch
+        blocks = [
+            _Block(
+                i0=blk.i0,
+                fields={name: arr[i::b] for name, arr in blk.fields.items()},
+                burst=blk.burst[:, :, :, i : i + 1],
+            )
+            for blk in self.blocks
+        ]
+        fields = {name: arr[:, i : i + 1] for name, arr in self.fields.items()}
+        return ExoPath(
+            t0=self.t0, batch=1, steps=self.steps, fields=fields, blocks=blocks, steps_per_block=self.steps_per_block
+        )
+
     def at(self, t: int) -> Drivers:
         """The ``(B, ...)`` drivers of step ``t`` (views, not copies: do not write to them)."""
         i = self._index(t)

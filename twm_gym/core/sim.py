@@ -56,9 +56,13 @@ class Simulation:
         seeds: ``(B,)`` non-negative integer seeds of the exogenous draws.
         start: resume from this snapshot instead of the scenario start; a batch-1 snapshot is
             shared by all rows.
+        exo: the exogenous path of these seeds from the scenario start, already rolled
+            (``core/egw.py:roll``, e.g. one row of a batch rolled ahead); drawn here otherwise.
     """
 
-    def __init__(self, scenario: Scenario, seeds: ArrayLike, start: Snapshot | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seeds: ArrayLike, start: Snapshot | None = None, exo: ExoPath | None = None
+    ) -> None:
         self.scenario = scenario
         self.comp: Compiled = compile_scenario(scenario)
         seeds_arr = np.asarray(seeds)
@@ -88,6 +92,10 @@ class Simulation:
             self.ledger = start.ledger.repeat(batch) if start.batch == 1 else start.ledger.copy()
         self.batch = batch
         self._path: ExoPath | None = None
+        if exo is not None:
+            if start is not None or self._inverse is not None or exo.batch != batch or exo.t0 != 0:
+                raise ValueError("exo must be the path of these (distinct) seeds from the scenario start")
+            self._path = exo
 
     @property
     def done(self) -> bool:

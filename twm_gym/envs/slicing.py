@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from twm_gym.core.egw import ExoPath, initial_egw, roll
 from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
+from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import Simulation, Transition
 from twm_gym.envs.layout import Layout, Observer, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.scenarios import load_scenario
 
 F32 = NDArray[np.float32]
+
+LOOKAHEAD = 8
+"""Episodes whose exogenous worlds are rolled together, ahead of their resets."""
 
 
 class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
@@ -131,6 +137,7 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         self.action_space = self.layout.action_space()
         self.observation_space = self.layout.observation_space()
         self._sim: Simulation | None = None
+        self._ahead: deque[tuple[int, ExoPath]] = deque()  # (exo seed, rolled path) of coming episodes
         self._last: Transition | None = None
         self._last_kpis: StepKPIs | None = None
         self.exo_seed: int | None = None
@@ -143,12 +150,31 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         unknown = set(options) - {"exo_seed"}
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed']")
+        if seed is not None:
+            self._ahead.clear()  # drawn from the old generator
         exo = options.get("exo_seed")
-        self.exo_seed = int(self.np_random.integers(2**62)) if exo is None else int(exo)
-        self._sim = Simulation(self.scenario, [self.exo_seed])
+        if exo is not None:
+            self.exo_seed, path = int(exo), None
+        else:
+            if not self._ahead:
+                self._roll_ahead()
+            self.exo_seed, path = self._ahead.popleft()
+        self._sim = Simulation(self.scenario, [self.exo_seed], exo=path)
         self._last = self._last_kpis = None
         obs = self._observe()
         return obs, {"t": 0, "exo_seed": self.exo_seed}
+
+    def _roll_ahead(self) -> None:
+        """Draw the next ``LOOKAHEAD`` episodes' exogenous seeds and roll their worlds in one batch.
+
+        The exogenous world never reads the action, so the coming episodes' can be drawn now: one
+        batched roll costs about as much as a single one. Seeds come from ``np_random`` one at a
+        time, in episode order, exactly as if each reset drew its own.
+        """
+        seeds = [int(self.np_random.integers(2**62)) for _ in range(LOOKAHEAD)]
+        comp = self.layout.comp
+        path = roll(comp, initial_egw(comp, len(seeds)), seed_keys(np.array(seeds)), 0, self.scenario.horizon)
+        self._ahead.extend((s, path.row(i)) for i, s in enumerate(seeds))
 
     def step(self, action: NDArray[Any]) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         if self._sim is None:
