@@ -205,10 +205,11 @@ def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost
     offered = offered_cells.sum(axis=2).T  # (B, S)
     unroutable = router.unroutable(served_sum)
     lost = np.minimum(np.maximum((lost_radio + lost_link).T + unroutable, zero), offered)
-    # Nothing is served where nothing is allocated, so a tiny floor only avoids 0 / 0.
-    tiny = np.float32(1e-30)
-    radio_util = np.minimum(served_sum / np.maximum(radio_cap * np.float32(k_sub), tiny), np.float32(1.0))
-    link_util = np.minimum(sent_sum / np.maximum(link_cap * np.float32(k_sub), tiny), np.float32(1.0))
+    # Nothing is served where nothing is allocated, so a tiny addend only avoids 0 / 0 (it is
+    # below float32 resolution for any positive capacity).
+    tiny, one, kk = np.float32(1e-30), np.float32(1.0), np.float32(k_sub)
+    radio_util = np.minimum(served_sum / (radio_cap * kk + tiny), one)
+    link_util = np.minimum(sent_sum / (link_cap * kk + tiny), one)
     new_state = CSWState(
         q_radio=q[-1].transpose(1, 2, 0).copy(), q_link=ql[-1].transpose(1, 2, 0).copy(), last_p=p, last_b=b
     )

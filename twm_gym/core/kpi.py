@@ -23,6 +23,7 @@ With slice ceilings ``tau = (0.25, 0.10, 0.20)`` for (eMBB, URLLC, FWA) and ``ta
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,19 +37,15 @@ F32 = NDArray[np.float32]
 
 def step_cost(cost: CostParams, p: F32, b: F32, last_p: F32, last_b: F32) -> F32:
     """``(B,)`` control cost of one slow step (formula in the module docstring)."""
-    inv_c, inv_l = np.float32(1.0 / p.shape[1]), np.float32(1.0 / b.shape[1])
-    radio = p.sum(axis=(1, 2)) * inv_c
-    transport = b.sum(axis=(1, 2)) * inv_l
+    n_c, n_l = p.shape[1], b.shape[1]
     dp = p - last_p
     db = b - last_b
-    switch_p = np.abs(dp, out=dp).sum(axis=(1, 2)) * inv_c
-    switch_b = np.abs(db, out=db).sum(axis=(1, 2)) * inv_l
-    switch = np.float32(0.5) * (switch_p + switch_b)
-    out = (
-        np.float32(cost.radio_weight) * radio
-        + np.float32(cost.transport_weight) * transport
-        + np.float32(cost.switch_weight) * switch
-    )
+    np.abs(dp, out=dp)
+    np.abs(db, out=db)
+    out = np.float32(cost.radio_weight / n_c) * p.sum(axis=(1, 2))
+    out += np.float32(cost.transport_weight / n_l) * b.sum(axis=(1, 2))
+    out += np.float32(cost.switch_weight / (2 * n_c)) * dp.sum(axis=(1, 2))
+    out += np.float32(cost.switch_weight / (2 * n_l)) * db.sum(axis=(1, 2))
     return out.astype(np.float32, copy=False)
 
 
@@ -151,19 +148,27 @@ def step_kpis(scenario: Scenario, offered: F32, lost: F32, urllc_delay: F32, cos
 
 def _judge(ceiling: tuple[float, float, float], d99_ceiling: float, loss: F32, d99: F32, cost: F32) -> StepKPIs:
     # Relative use of each ceiling, URLLC latency as a 4th column: violated where > 1 (eq. 2).
-    tau = np.array([*ceiling, d99_ceiling], dtype=np.float32)
-    use = np.concatenate([loss, d99[:, None]], axis=1) / tau
+    use = np.concatenate([loss, d99[:, None]], axis=1)
+    use /= _ceilings(ceiling, d99_ceiling)
     over = use > 1.0
     violation = over[:, :3]
     violation[:, URLLC] |= over[:, 3]
+    worst = use.max(axis=1)
     return StepKPIs(
         loss=loss,
         d99_ms=d99,
         violation=violation,
-        global_violation=np.asarray(over.any(axis=1)),
-        scm=np.maximum(np.float32(1.0) - use.max(axis=1), np.float32(0.0)),
+        global_violation=worst > 1.0,
+        scm=np.maximum(np.float32(1.0) - worst, np.float32(0.0)),
         cost=cost,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _ceilings(ceiling: tuple[float, float, float], d99_ceiling: float) -> F32:
+    out = np.array([*ceiling, d99_ceiling], dtype=np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:

@@ -182,9 +182,13 @@ class Observer:
         self, t: int, csw: CSWState, egw: EGWState, drivers: Drivers | None, result: StepResult | None
     ) -> dict[str, F32]:
         """Observation of a batch after step ``t - 1`` (``drivers``/``result`` None at reset, ``t = 0``)."""
+        obs = self.observe_csw(csw, result)
+        obs.update(self.observe_exo(t, egw, drivers))
+        return {key: obs[key] for key in OBSERVATION_KEYS}
+
+    def observe_csw(self, csw: CSWState, result: StepResult | None) -> dict[str, F32]:
+        """The keys that depend on the action: shares, backlogs, utilizations, loss, latency."""
         batch = csw.q_radio.shape[0]
-        if drivers is None:
-            drivers = self.nominal if batch == 1 else self.nominal.take(np.zeros(batch, dtype=np.int64))
         obs: dict[str, F32] = {
             # Copies where a key would otherwise view live state: users keep (and may edit) observations.
             "csw_prb_share": csw.last_p.reshape(batch, -1).copy(),
@@ -199,15 +203,23 @@ class Observer:
         else:
             obs["csw_radio_util"] = result.radio_util.reshape(batch, -1).copy()
             obs["csw_link_util"] = result.link_util.reshape(batch, -1).copy()
-        obs["csw_route_hops"] = drivers.route.sum(axis=2) / self.n_links
-        obs["csw_reachable"] = drivers.reach.copy()
         if result is None:
             obs["csw_slice_loss"] = np.zeros((batch, 3), dtype=np.float32)
             obs["csw_urllc_latency"] = np.zeros((batch, self.comp.n_cells), dtype=np.float32)
         else:
             obs["csw_slice_loss"] = result.lost / np.maximum(result.offered, np.float32(1e-9))
             obs["csw_urllc_latency"] = result.urllc_delay.max(axis=1) / self.cap_ms
-        obs.update(self.observe_egw(t, egw, drivers))
+        return obs
+
+    def observe_exo(self, t: int, egw: EGWState, drivers: Drivers | None) -> dict[str, F32]:
+        """The keys the exogenous world alone determines: ``egw_*`` and the routing state
+        (``csw_route_hops``, ``csw_reachable``: routes follow link failures, not the action)."""
+        if drivers is None:
+            batch = egw.ar.shape[0]
+            drivers = self.nominal if batch == 1 else self.nominal.take(np.zeros(batch, dtype=np.int64))
+        obs = self.observe_egw(t, egw, drivers)
+        obs["csw_route_hops"] = drivers.route.sum(axis=2) / self.n_links
+        obs["csw_reachable"] = drivers.reach.copy()
         return obs
 
     def observe_egw(self, t: int, egw: EGWState, drivers: Drivers | None) -> dict[str, F32]:

@@ -14,11 +14,13 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import Layout, Observer, layout_for
+from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.scenarios import load_scenario
 
 F32 = NDArray[np.float32]
+
+_LOSS_KEYS = tuple(f"loss_{name}" for name in SLICES)
 
 LOOKAHEAD = 8
 """Episodes whose exogenous worlds are rolled together, ahead of their resets."""
@@ -137,7 +139,9 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         self.action_space = self.layout.action_space()
         self.observation_space = self.layout.observation_space()
         self._sim: Simulation | None = None
-        self._ahead: deque[tuple[int, ExoPath]] = deque()  # (exo seed, rolled path) of coming episodes
+        # (exo seed, rolled path, exogenous observation keys per step) of the coming episodes
+        self._ahead: deque[tuple[int, ExoPath, list[dict[str, F32]]]] = deque()
+        self._exo_obs: list[dict[str, F32]] | None = None
         self._last: Transition | None = None
         self._last_kpis: StepKPIs | None = None
         self.exo_seed: int | None = None
@@ -154,11 +158,11 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
             self._ahead.clear()  # drawn from the old generator
         exo = options.get("exo_seed")
         if exo is not None:
-            self.exo_seed, path = int(exo), None
+            self.exo_seed, path, self._exo_obs = int(exo), None, None
         else:
             if not self._ahead:
                 self._roll_ahead()
-            self.exo_seed, path = self._ahead.popleft()
+            self.exo_seed, path, self._exo_obs = self._ahead.popleft()
         self._sim = Simulation(self.scenario, [self.exo_seed], exo=path)
         self._last = self._last_kpis = None
         obs = self._observe()
@@ -174,7 +178,11 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         seeds = [int(self.np_random.integers(2**62)) for _ in range(LOOKAHEAD)]
         comp = self.layout.comp
         path = roll(comp, initial_egw(comp, len(seeds)), seed_keys(np.array(seeds)), 0, self.scenario.horizon)
-        self._ahead.extend((s, path.row(i)) for i, s in enumerate(seeds))
+        # The exogenous part of every coming observation, for all episodes at once (step t: after t - 1).
+        exo_obs = [self.observer.observe_exo(0, initial_egw(comp, len(seeds)), None)]
+        exo_obs += [self.observer.observe_exo(t + 1, path.state(t), path.at(t)) for t in range(self.scenario.horizon)]
+        for i, s in enumerate(seeds):
+            self._ahead.append((s, path.row(i), [{k: v[i] for k, v in step.items()} for step in exo_obs]))
 
     def step(self, action: NDArray[Any]) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         if self._sim is None:
@@ -185,7 +193,7 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         res = tr.result
         kpis = step_kpis(self.scenario, res.offered, res.lost, res.urllc_delay, res.cost)
         self._last, self._last_kpis = tr, kpis
-        reward = float(np.asarray(self.reward_fn(kpis)).reshape(-1)[0])
+        reward = float(np.asarray(self.reward_fn(kpis)).flat[0])
         truncated = sim.done
         info: dict[str, Any] = {
             "t": sim.t,
@@ -194,8 +202,7 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
             "d99_ms": float(kpis.d99_ms[0]),
             "violation": bool(kpis.global_violation[0]),
         }
-        for s, name in enumerate(SLICES):
-            info[f"loss_{name}"] = float(kpis.loss[0, s])
+        info.update(zip(_LOSS_KEYS, kpis.loss[0].tolist(), strict=True))
         if truncated:
             info["episode_kpis"] = sim.kpis().row(0)
         return self._observe(), reward, False, truncated, info
@@ -204,10 +211,15 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         if self._sim is None:
             raise RuntimeError("call reset() first")
         sim, tr = self._sim, self._last
-        obs = self.observer.observe(
-            sim.t, sim.csw, sim.egw, None if tr is None else tr.drivers, None if tr is None else tr.result
-        )
-        return {key: value[0] for key, value in obs.items()}
+        if self._exo_obs is None:
+            obs = self.observer.observe(
+                sim.t, sim.csw, sim.egw, None if tr is None else tr.drivers, None if tr is None else tr.result
+            )
+            return {key: value[0] for key, value in obs.items()}
+        part = self.observer.observe_csw(sim.csw, None if tr is None else tr.result)
+        exo = self._exo_obs[sim.t]
+        # exo holds views into this episode's cache, each returned once: no copy needed.
+        return {key: part[key][0] if key in part else exo[key] for key in OBSERVATION_KEYS}
 
     @property
     def simulation(self) -> Simulation:
