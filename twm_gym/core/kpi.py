@@ -113,7 +113,8 @@ def percentile99(samples: F32) -> F32:
     pos = 0.99 * (n - 1)
     lo = int(pos)
     hi = min(lo + 1, n - 1)
-    part = np.partition(samples, (lo, hi), axis=1)
+    # With hi the last index (n <= 100: always), one kth puts both order statistics in place.
+    part = np.partition(samples, lo if hi == n - 1 else (lo, hi), axis=1)
     a, b = part[:, lo], part[:, hi]
     frac = np.float32(pos - lo)
     # numpy's lerp: from the nearer end, so the result stays within [a, b].
