@@ -103,6 +103,7 @@ class Agent(ABC):
         if config:
             raise TypeError(f"{type(self).__name__} takes no options; got {sorted(config)}")
         self.context: EpisodeContext | None = None
+        self._t = 0  # slow steps acted in the current episode
 
     def prepare(self, context: EpisodeContext) -> None:
         """Once per scenario, before its first episode (``context.episode`` is -1, the snapshot is
@@ -112,6 +113,7 @@ class Agent(ABC):
     def reset(self, context: EpisodeContext) -> None:
         """Start an episode."""
         self.context = context
+        self._t = 0
 
     @abstractmethod
     def act(self, observation: Observation) -> Action:
@@ -125,6 +127,17 @@ class Agent(ABC):
 
     def load(self, path: str | Path) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no state to load")
+
+    def play_candidate(self, index: int) -> Action:
+        """The action of library candidate ``index`` at the current step (call once per step).
+
+        For agents that commit to a library policy for the episode (the step counter restarts in
+        :meth:`reset`).
+        """
+        lib, layout = self.ctx.card.library, self.ctx.card.layout
+        t = min(self._t, lib.p.shape[1] - 1)
+        self._t += 1
+        return layout.pack(lib.p[index, t], lib.b[index, t])
 
     @property
     def ctx(self) -> EpisodeContext:

@@ -46,15 +46,10 @@ class RandomCandidate(Agent):
 
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
-        lib = context.card.library
-        self._index = int(context.rng.integers(len(lib)))
-        self._t = 0
+        self._index = int(context.rng.integers(len(context.card.library)))
 
     def act(self, observation: Observation) -> Action:
-        lib, layout = self.ctx.card.library, self.ctx.card.layout
-        t = min(self._t, lib.p.shape[1] - 1)
-        self._t += 1
-        return layout.pack(lib.p[self._index, t], lib.b[self._index, t])
+        return self.play_candidate(self._index)
 
     @property
     def candidate(self) -> str:

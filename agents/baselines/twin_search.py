@@ -43,15 +43,11 @@ class DTFair(Agent):
         super().reset(context)
         if self.choice is None:
             self.prepare(context)
-        self._t = 0
 
     def act(self, observation: Observation) -> Action:
-        lib, layout = self.ctx.card.library, self.ctx.card.layout
-        t = min(self._t, lib.p.shape[1] - 1)
-        self._t += 1
         if self.choice is None:
             raise RuntimeError("DTFair.act() before reset()")
-        return layout.pack(lib.p[self.choice, t], lib.b[self.choice, t])
+        return self.play_candidate(self.choice)
 
 
 class Oracle(Agent):
@@ -72,12 +68,5 @@ class Oracle(Agent):
         """Set the policy from the utilities of every library candidate on the true episode."""
         self.choice = int(np.argmax(rollout_utility))
 
-    def reset(self, context: EpisodeContext) -> None:
-        super().reset(context)
-        self._t = 0
-
     def act(self, observation: Observation) -> Action:
-        lib, layout = self.ctx.card.library, self.ctx.card.layout
-        t = min(self._t, lib.p.shape[1] - 1)
-        self._t += 1
-        return layout.pack(lib.p[self.choice, t], lib.b[self.choice, t])
+        return self.play_candidate(self.choice)

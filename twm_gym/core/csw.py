@@ -121,6 +121,29 @@ def _buffers(comp: Compiled, batch: int) -> tuple[F32, F32]:
     return buf_r, buf_l
 
 
+def _queue(q0: F32, arrivals: F32, service: F32, buffer: F32) -> tuple[F32, F32]:
+    """Run a bank of fluid queues over ``K`` sub-steps: backlog history and what each sub-step served.
+
+    ``q_k = clip(q_{k-1} + a_k - m, 0, M)`` and ``served_k = min(q_{k-1} + a_k, m)``, with arrivals
+    ``a (K, ...)``, service ``m`` and buffer ``M`` per sub-step (Mbit). Returns ``q (K + 1, ...)``
+    (``q[0] = q0``) and ``served (K, ...)``. Only the recursion loops, three ufuncs per sub-step.
+    """
+    k_sub = arrivals.shape[0]
+    q = np.empty((k_sub + 1, *q0.shape), dtype=np.float32)
+    q[0] = q0
+    net = arrivals - service
+    # Views made once: indexing inside the loop costs about as much as a small ufunc call.
+    qs = list(q)
+    add, maximum, minimum = np.add, np.maximum, np.minimum
+    for k, x in enumerate(net):
+        add(qs[k], x, x)
+        maximum(x, _ZERO, out=x)
+        minimum(x, buffer, out=qs[k + 1])
+    served = q[:-1] + arrivals
+    np.minimum(served, service, out=served)
+    return q, served
+
+
 def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost: F32) -> tuple[CSWState, StepResult]:
     """Run one slow step of ``K`` fast sub-steps with shares ``p (B,C,S)`` and ``b (B,L,S)``.
 
@@ -137,7 +160,7 @@ def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost
     k_sub = sim.substeps
     dt = np.float32(sim.slow_step_s / k_sub)
     cap_ms = np.float32(sim.latency_cap_ms)
-    batch, n_cells, n_links = p.shape[0], p.shape[1], b.shape[1]
+    batch, n_cells = p.shape[0], p.shape[1]
     # Arrays are slice-major, (K, S, B, C) and (K, S, B, L): every slice is contiguous, and
     # aggregating cells into nodes and routing nodes onto links are single matrix products.
     radio_rate = np.ascontiguousarray((p * drv.capacity[:, :, None]).transpose(2, 0, 1))  # (S, B, C) Mbps
@@ -152,32 +175,10 @@ def csw_step(comp: Compiled, state: CSWState, drv: Drivers, p: F32, b: F32, cost
     router = _Router(comp, drv)
 
     # Radio queues: q[k + 1] is the backlog after sub-step k; q[0] the carried-over backlog.
-    q = np.empty((k_sub + 1, 3, batch, n_cells), dtype=np.float32)
-    q[0] = state.q_radio.transpose(2, 0, 1)
-    net = arrivals - radio_cap
-    # Views made once: indexing inside the loop costs about as much as a small ufunc call.
-    qs, nets = list(q), list(net)
-    add, maximum, minimum = np.add, np.maximum, np.minimum
-    for k in range(k_sub):
-        x = nets[k]
-        add(qs[k], x, x)
-        maximum(x, zero, out=x)
-        minimum(x, buf_r, out=qs[k + 1])
-    served = q[:-1] + arrivals
-    np.minimum(served, radio_cap, out=served)
+    q, served = _queue(state.q_radio.transpose(2, 0, 1), arrivals, radio_cap, buf_r)
     # Transport queues, fed by the served traffic of every sub-step.
     inflow = router.to_links(served)  # (K, S, B, L)
-    ql = np.empty((k_sub + 1, 3, batch, n_links), dtype=np.float32)
-    ql[0] = state.q_link.transpose(2, 0, 1)
-    net_l = inflow - link_cap
-    qls, nets_l = list(ql), list(net_l)
-    for k in range(k_sub):
-        x = nets_l[k]
-        add(qls[k], x, x)
-        maximum(x, zero, out=x)
-        minimum(x, buf_l, out=qls[k + 1])
-    sent = ql[:-1] + inflow
-    np.minimum(sent, link_cap, out=sent)
+    ql, sent = _queue(state.q_link.transpose(2, 0, 1), inflow, link_cap, buf_l)
 
     # URLLC latency samples after every sub-step, ms (drain times of the queues on the path).
     inv_r = np.float32(1000.0) / np.maximum(radio_rate[URLLC], np.float32(1e-9))  # ms per Mbit

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from twm_gym.core.blas import single_threaded_blas
 from twm_gym.core.kpi import KPIs
 from twm_gym.core.params import Scenario
-from twm_gym.core.sim import Simulation, Transition
+from twm_gym.core.sim import Simulation
 
 SHARD_ROWS = 512
 """A batch is split into shards only when each gets at least this many rows."""
@@ -63,10 +63,10 @@ def concat(parts: list[R]) -> R:
 
 
 class ShardedSimulation:
-    """:class:`Simulation`'s stepping interface over ``n_shards(B)`` row shards on parallel threads.
+    """A batch of :class:`Simulation` row shards (``n_shards(B)`` of them) stepped on parallel threads.
 
-    ``step`` returns the whole batch's :class:`Transition`; ``kpis``, ``csw``, ``egw`` and ``t``
-    read as for one simulation.
+    :meth:`map_rows` runs a function (a step and whatever follows it) on every shard at once;
+    ``kpis``, ``csw``, ``egw`` and ``t`` read as for one simulation of the whole batch.
     """
 
     def __init__(self, scenario: Scenario, seeds: ArrayLike, shards: int | None = None) -> None:
@@ -84,15 +84,6 @@ class ShardedSimulation:
     @property
     def done(self) -> bool:
         return self.parts[0].done
-
-    def step_projected(self, p: NDArray[np.float32], b: NDArray[np.float32]) -> Transition:
-        """Step every shard (see :meth:`Simulation.step_projected`)."""
-        if len(self.parts) == 1:
-            return self.parts[0].step_projected(p, b)
-        with single_threaded_blas():
-            parts = zip(self.parts, self.bounds, strict=True)
-            jobs = [pool().submit(sim.step_projected, p[i:j], b[i:j]) for sim, (i, j) in parts]
-            return concat([job.result() for job in jobs])
 
     def map_rows(self, fn: Callable[[Simulation, slice], R]) -> list[R]:
         """``fn(shard, rows)`` for every shard (``rows``: its slice of the batch), on the worker threads."""

@@ -33,10 +33,6 @@ class _Batched:
         """Rows ``index`` of every array (a new record, arrays copied)."""
         return _map_arrays(self, lambda a: np.array(a[index]))
 
-    def rows(self: T, index: slice) -> T:
-        """Rows ``index`` of every array as views (no copy): the caller must not write to them."""
-        return _map_arrays(self, lambda a: a[index])
-
     def repeat(self: T, batch: int) -> T:
         """A batch-1 record repeated to ``batch`` rows."""
         return _map_arrays(self, lambda a: np.repeat(a[:1], batch, axis=0))

@@ -14,7 +14,7 @@ from twm_gym.core.egw import ExoPath, initial_egw, roll
 from twm_gym.core.field import sinr
 from twm_gym.core.params import Scenario
 from twm_gym.core.rng import seed_keys
-from twm_gym.envs.layout import OBSERVATION_KEYS, Observer, layout_for
+from twm_gym.envs.layout import OBSERVATION_KEYS, Observer, exo_seed_option, layout_for
 from twm_gym.scenarios import load_scenario
 
 F32 = NDArray[np.float32]
@@ -90,11 +90,7 @@ class FieldEnv(gym.Env[dict[str, Any], np.int64]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"exo_seed"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed']")
-        exo = options.get("exo_seed")
+        exo = exo_seed_option(options)
         self.exo_seed = int(self.np_random.integers(2**62)) if exo is None else int(exo)
         keys = seed_keys(np.array([self.exo_seed]))
         self._path = roll(self.comp, initial_egw(self.comp, 1), keys, 0, self.scenario.horizon)

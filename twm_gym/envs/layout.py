@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -150,6 +151,15 @@ class Layout:
             rows = np.where(over, rows / np.maximum(total, np.float32(1e-30)), rows).astype(np.float32)
         n_c = self.n_cells
         return rows[..., :n_c, :], rows[..., n_c:, :]
+
+
+def exo_seed_option(options: dict[str, Any] | None) -> Any:
+    """The ``exo_seed`` of ``reset(options=...)`` (None when absent); any other key is an error."""
+    options = options or {}
+    unknown = set(options) - {"exo_seed"}
+    if unknown:
+        raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed']")
+    return options.get("exo_seed")
 
 
 @functools.lru_cache(maxsize=32)

@@ -14,7 +14,7 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, layout_for
+from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, exo_seed_option, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.scenarios import load_scenario
 
@@ -150,13 +150,9 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         super().reset(seed=seed)
-        options = options or {}
-        unknown = set(options) - {"exo_seed"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed']")
         if seed is not None:
             self._ahead.clear()  # drawn from the old generator
-        exo = options.get("exo_seed")
+        exo = exo_seed_option(options)
         if exo is not None:
             self.exo_seed, path, self._exo_obs = int(exo), None, None
         else:

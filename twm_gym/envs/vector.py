@@ -23,7 +23,7 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.shard import ShardedSimulation, concat
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import Observer, layout_for
+from twm_gym.envs.layout import Observer, exo_seed_option, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.scenarios import load_scenario
 
@@ -77,11 +77,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
             if len(seeds) != self.num_envs:
                 raise ValueError(f"seed has {len(seeds)} entries; expected num_envs = {self.num_envs}")
             self._generators = [seeding.np_random(s)[0] for s in seeds]
-        options = options or {}
-        unknown = set(options) - {"exo_seed"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed'] (one per env)")
-        exo = options.get("exo_seed")
+        exo = exo_seed_option(options)  # one seed per sub-environment
         self._start(None if exo is None else np.asarray(exo, dtype=np.int64).reshape(self.num_envs))
         info = {"t": np.zeros(self.num_envs, dtype=np.int64), "exo_seed": self.exo_seeds.copy()}
         return self._observe(), _mask_all(info, self.num_envs)
