@@ -3,7 +3,9 @@
 * ``list``: agents and scenarios;
 * ``run``: agents x scenarios x seeds (``--preset quick|paper``), records + report into ``--out``;
 * ``report DIR``: the table and plots of a results directory;
-* ``twin``: the twin's KPI table of reference library policies.
+* ``twin``: the twin's KPI table of reference library policies;
+* ``train fwm``: train the Field World Model (``--config default|tiny``, ``--set key=value``);
+* ``axis field``: the field-accuracy axis of an FWM checkpoint (ID held-out and OOD).
 
 Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
 """
@@ -46,6 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     twin.add_argument("--scenarios", nargs="+", default=list(PAPER_SCENARIOS), help="scenario names")
     twin.add_argument("--seeds", type=int, default=32, help="exogenous seeds per scenario (default 32)")
     twin.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    train = sub.add_parser("train", help="train a world model and write its checkpoint")
+    train.add_argument("model", choices=["fwm"], help="which model")
+    train.add_argument("--config", default="default", help="preset: default or tiny (default: default)")
+    train.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="override config fields, e.g. epochs=4 device=cpu"
+    )
+    train.add_argument("--out", required=True, help="checkpoint path without suffix (writes .safetensors and .json)")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    axis = sub.add_parser("axis", help="score a world model on a TelecomWorldBench axis")
+    axis.add_argument("name", choices=["field"], help="which axis")
+    axis.add_argument("--checkpoint", help="FWM checkpoint (default: the shipped one)")
+    axis.add_argument("--seeds", type=int, default=60, help="held-out rollouts per scenario (default 60)")
+    axis.add_argument("--out", default="results", help="directory for field_axis.json and .md (default ./results)")
     return parser
 
 
@@ -81,10 +96,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(twin_table.format_table(rows))
             print(f"\n{args.seeds} seeds x 256 library candidates per scenario; twin throughput {rate:,.0f} rollouts/s")
             return 0
+        if args.command == "train":
+            return _train(args)
+        if args.command == "axis":
+            from benchmarks import field_axis
+
+            if args.seeds < 1:
+                print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
+                return 2
+            try:
+                result = field_axis.run(args.checkpoint, seeds=args.seeds, out=args.out)
+            except ValueError as exc:  # a missing, tampered or mismatched checkpoint
+                print(f"twm-bench: error: {exc}", file=sys.stderr)
+                return 2
+            print(field_axis.format_table(result))
+            print(f"\nwritten: {Path(args.out) / field_axis.JSON_FILE}, {Path(args.out) / field_axis.MD_FILE}")
+            return 0
     except (ScenarioError, SpecError, RecordError) as exc:
         print(f"twm-bench: error: {exc}", file=sys.stderr)
         return 2
     return 1  # pragma: no cover - argparse rejects unknown commands
+
+
+def _train(args: argparse.Namespace) -> int:
+    from agents.fwm.train import FWMConfig, train
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"twm-bench: error: --set takes KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        overrides[key] = value
+    try:
+        config = FWMConfig.preset(args.config).replace(overrides)
+    except (ValueError, ScenarioError) as exc:
+        print(f"twm-bench: error: {exc}", file=sys.stderr)
+        return 2
+    train(config, args.out, progress=None if args.quiet else print)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -375,3 +375,34 @@ def nominal_drivers(comp: Compiled, batch: int = 1) -> Drivers:
     )
     burst = np.ones((batch, sc.sim.substeps, c, 3), dtype=np.float32)
     return Drivers(burst=burst, **fields)
+
+
+def drivers_of(comp: Compiled, state: EGWState, t: int) -> Drivers:
+    """The drivers the exogenous ``state`` implies at step ``t``, bursts at their mean of 1.
+
+    With ``state`` the state after step ``t`` this recomputes that step's drivers (bursts aside);
+    with the state after ``t - 1`` (a snapshot at the start of ``t``) it is the persistence view
+    of step ``t`` a planner has before the step is drawn: same shocks, failures and demand
+    deviations, the demand profile of step ``t``.
+    """
+    sc = comp.scenario
+    batch = state.ar.shape[0]
+    if not 0 <= t < sc.horizon:
+        raise ValueError(f"step {t} is outside the horizon 0..{sc.horizon - 1}")
+    front = comp.corridor_point(state.wave_pos)  # (B, 2)
+    k_wave_link = _kernel(comp.link_xy, front, sc.wave.width_m) * comp.link_is_access
+    fields = _drivers(
+        comp,
+        np.full(batch, t, dtype=np.int64),
+        ar=state.ar,
+        hot_center=state.hot_center,
+        hot_intensity=state.hot_intensity,
+        wave_intensity=state.wave_intensity,
+        hot_on=(state.hot_left > 0).astype(np.float32),
+        wave_on=(state.wave_left > 0).astype(np.float32),
+        front=front,
+        link_up=state.down_left == 0,
+        k_wave_link=k_wave_link.astype(np.float32),
+    )
+    burst = np.ones((batch, sc.sim.substeps, comp.n_cells, 3), dtype=np.float32)
+    return Drivers(burst=burst, **fields)
