@@ -4,8 +4,10 @@
 * ``run``: agents x scenarios x seeds (``--preset quick|paper``), records + report into ``--out``;
 * ``report DIR``: the table and plots of a results directory;
 * ``twin``: the twin's KPI table of reference library policies;
-* ``train fwm``: train the Field World Model (``--config default|tiny``, ``--set key=value``);
-* ``axis field``: the field-accuracy axis of an FWM checkpoint (ID held-out and OOD).
+* ``train fwm|cdwm``: train the Field or the Control/Dynamics World Model (``--config
+  default|tiny``, ``--set key=value``);
+* ``axis field|trajectory``: the field-accuracy axis of an FWM checkpoint, or the
+  trajectory-accuracy axis (and ranking quality) of a CDWM checkpoint.
 
 Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
 """
@@ -49,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     twin.add_argument("--seeds", type=int, default=32, help="exogenous seeds per scenario (default 32)")
     twin.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
     train = sub.add_parser("train", help="train a world model and write its checkpoint")
-    train.add_argument("model", choices=["fwm"], help="which model")
+    train.add_argument("model", choices=["fwm", "cdwm"], help="which model")
     train.add_argument("--config", default="default", help="preset: default or tiny (default: default)")
     train.add_argument(
         "--set", nargs="+", default=[], metavar="KEY=VALUE", help="override config fields, e.g. epochs=4 device=cpu"
@@ -57,10 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="checkpoint path without suffix (writes .safetensors and .json)")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     axis = sub.add_parser("axis", help="score a world model on a TelecomWorldBench axis")
-    axis.add_argument("name", choices=["field"], help="which axis")
-    axis.add_argument("--checkpoint", help="FWM checkpoint (default: the shipped one)")
-    axis.add_argument("--seeds", type=int, default=60, help="held-out rollouts per scenario (default 60)")
-    axis.add_argument("--out", default="results", help="directory for field_axis.json and .md (default ./results)")
+    axis.add_argument("name", choices=["field", "trajectory"], help="which axis")
+    axis.add_argument("--checkpoint", help="model checkpoint (default: the shipped one)")
+    axis.add_argument("--seeds", type=int, default=60, help="held-out episodes per scenario (default 60)")
+    axis.add_argument("--out", default="results", help="directory for <axis>_axis.json and .md (default ./results)")
+    axis.add_argument(
+        "--states", type=int, default=4, help="trajectory: start states per scenario and step for ranking (0: skip)"
+    )
     return parser
 
 
@@ -99,18 +104,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         if args.command == "axis":
-            from benchmarks import field_axis
-
             if args.seeds < 1:
                 print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
                 return 2
+            extra = {}
+            if args.name == "field":
+                from benchmarks import field_axis as axis_module
+            else:
+                from benchmarks import trajectory_axis as axis_module  # type: ignore[no-redef]
+
+                extra = {"states": args.states}
             try:
-                result = field_axis.run(args.checkpoint, seeds=args.seeds, out=args.out)
+                result = axis_module.run(args.checkpoint, seeds=args.seeds, out=args.out, **extra)
             except ValueError as exc:  # a missing, tampered or mismatched checkpoint
                 print(f"twm-bench: error: {exc}", file=sys.stderr)
                 return 2
-            print(field_axis.format_table(result))
-            print(f"\nwritten: {Path(args.out) / field_axis.JSON_FILE}, {Path(args.out) / field_axis.MD_FILE}")
+            print(axis_module.format_table(result))
+            print(f"\nwritten: {Path(args.out) / axis_module.JSON_FILE}, {Path(args.out) / axis_module.MD_FILE}")
             return 0
     except (ScenarioError, SpecError, RecordError) as exc:
         print(f"twm-bench: error: {exc}", file=sys.stderr)
@@ -119,7 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from agents.fwm.train import FWMConfig, train
+    if args.model == "fwm":
+        from agents.fwm.train import FWMConfig as Config
+        from agents.fwm.train import train
+    else:
+        from agents.cdwm.train import CDWMConfig as Config  # type: ignore[assignment]
+        from agents.cdwm.train import train  # type: ignore[assignment]
 
     overrides = {}
     for item in args.set:
@@ -129,11 +144,11 @@ def _train(args: argparse.Namespace) -> int:
             return 2
         overrides[key] = value
     try:
-        config = FWMConfig.preset(args.config).replace(overrides)
+        config = Config.preset(args.config).replace(overrides)
     except (ValueError, ScenarioError) as exc:
         print(f"twm-bench: error: {exc}", file=sys.stderr)
         return 2
-    train(config, args.out, progress=None if args.quiet else print)
+    train(config, args.out, progress=None if args.quiet else print)  # type: ignore[arg-type]
     return 0
 
 

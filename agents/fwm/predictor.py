@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from agents.conformal import FeatureIntervals
 from agents.fwm import checkpoint
-from agents.fwm.calibrate import FeatureIntervals
 from agents.fwm.fields import field_geometry
 from agents.fwm.model import FieldEnsemble, ModelShape
 from twm_gym.core.params import Scenario

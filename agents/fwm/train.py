@@ -20,8 +20,9 @@ from typing import Any
 
 import torch
 
+from agents.config import apply_overrides
+from agents.conformal import FeatureIntervals
 from agents.fwm import checkpoint
-from agents.fwm.calibrate import FeatureIntervals
 from agents.fwm.data import FieldDataset, concat, generate
 from agents.fwm.fields import CHANNELS, CONFIG_CHANNELS, FEATURES, field_geometry
 from agents.fwm.metrics import evaluate
@@ -73,22 +74,7 @@ class FWMConfig:
 
     def replace(self, overrides: dict[str, str]) -> FWMConfig:
         """A copy with ``key=value`` strings applied (types from the field defaults)."""
-        known = {f.name: f for f in dataclasses.fields(self)}
-        values: dict[str, Any] = {}
-        for key, raw in overrides.items():
-            if key not in known:
-                raise ValueError(f"unknown FWMConfig field {key!r}; valid fields: {sorted(known)}")
-            current = getattr(self, key)
-            try:
-                if isinstance(current, tuple):
-                    values[key] = tuple(v for v in raw.split(",") if v)
-                elif isinstance(current, bool):
-                    values[key] = raw.lower() in ("1", "true", "yes")
-                else:
-                    values[key] = type(current)(raw)
-            except ValueError as exc:
-                raise ValueError(f"FWMConfig.{key}: cannot read {raw!r} as {type(current).__name__}") from exc
-        return dataclasses.replace(self, **values)
+        return dataclasses.replace(self, **apply_overrides(self, overrides))
 
 
 PRESETS: dict[str, FWMConfig] = {

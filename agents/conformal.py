@@ -1,9 +1,10 @@
-"""Calibrated intervals for the FWM's features: split-conformal regression with crepes.
+"""Calibrated intervals for the world models' outputs: split-conformal regression with crepes.
 
-The ensemble's spread is the difficulty estimate of a *normalized* conformal regressor, and every
-feature is its own Mondrian category, so each feature's intervals are calibrated on its own
-residuals: ``mean +- q_f (sd + beta_f)`` with ``q_f`` the conformal quantile (crepes) of the
-calibration set's ``|y - mean| / (sd + beta_f)``, ``beta_f`` a small floor (1 % of the feature's
+Used by the FWM (field features) and the CDWM (per-step KPIs). The ensemble's spread is the
+difficulty estimate of a *normalized* conformal regressor, and every output (the last axis) is its
+own Mondrian category, so each feature's intervals are calibrated on its own residuals:
+``mean +- q_f (sd + beta_f)`` with ``q_f`` the conformal quantile (crepes) of the calibration
+set's ``|y - mean| / (sd + beta_f)``, ``beta_f`` a small floor (1 % of the feature's
 spread) that keeps near-certain predictions from getting zero-width intervals.
 
 Only arrays are kept (residuals, difficulties, bins, floors): :meth:`FeatureIntervals.arrays` goes
@@ -16,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from crepes import ConformalRegressor
 from numpy.typing import NDArray
+from sklearn.isotonic import IsotonicRegression
 
 F32 = NDArray[np.float32]
 
@@ -71,3 +73,26 @@ class FeatureIntervals:
             bins=np.asarray(arrays["cal_bins"], dtype=np.int64),
             beta=np.asarray(arrays["cal_beta"], dtype=np.float32),
         )
+
+
+class ViolationCalibrator:
+    """Calibrated violation probabilities: isotonic regression (scikit-learn) of outcomes on raw probabilities.
+
+    Kept as the calibration pairs (``cal_viol_raw``, ``cal_viol_outcome``) and refitted on load.
+    """
+
+    def __init__(self, raw: F32, outcome: F32) -> None:
+        if raw.shape != outcome.shape or raw.ndim != 1:
+            raise ValueError("raw probabilities and outcomes must be 1-D arrays of one length")
+        self.raw, self.outcome = raw.astype(np.float32), outcome.astype(np.float32)
+        self._iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(self.raw, self.outcome)
+
+    def predict(self, raw: F32) -> F32:
+        return np.asarray(self._iso.predict(np.ravel(raw)), dtype=np.float32).reshape(np.shape(raw))
+
+    def arrays(self) -> dict[str, NDArray[np.generic]]:
+        return {"cal_viol_raw": self.raw, "cal_viol_outcome": self.outcome}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, NDArray[np.generic]]) -> ViolationCalibrator:
+        return cls(np.asarray(arrays["cal_viol_raw"]), np.asarray(arrays["cal_viol_outcome"]))

@@ -1,0 +1,245 @@
+"""The CDWM network: an ensemble of recurrent state-space models (RSSM, the Dreamer family).
+
+A member's latent state is ``s_t = (h_t, z_t)``: ``h`` deterministic (a 96-unit GRU) and ``z``
+stochastic (32 diagonal Gaussians). With ``e_t`` the embedding of observation ``o_t`` and ``a_t``
+the action:
+
+* transition ``h_{t+1} = GRU(h_t, [z_t, f(a_t)])``;
+* prior ``p(z_{t+1} | h_{t+1})`` (what imagination samples) and posterior
+  ``q(z_{t+1} | h_{t+1}, e_{t+1})`` (what observation infers);
+* heads from ``[h_{t+1}, z_{t+1}]``: the step-``t`` KPIs (``agents/cdwm/data.py:KPI_NAMES``,
+  standardized, symlog where they span orders of magnitude) and the next observation.
+
+The encoder is structured: controllable-world keys (``csw_*``) and exogenous keys (``egw_*``)
+have their own input layers before a shared one; actions have their own encoder.
+
+Training maximizes the ELBO (``agents/cdwm/train.py``): KPI and observation reconstruction plus
+the KL between posterior and prior, balanced (0.8 of the gradient to the prior) with 1 free nat,
+as in DreamerV2/V3; plus the KPI error of an open-loop rollout from the first posterior (the
+imagination the planner uses). :class:`CDWMEnsemble` holds the members and the normalization
+(buffers), so a checkpoint is its ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+MIN_STD = 0.1
+FREE_NATS = 1.0
+KL_BALANCE = 0.8
+
+
+@dataclass(frozen=True)
+class RSSMShape:
+    """Everything needed to rebuild the network before loading weights."""
+
+    obs_dim: int
+    csw_dim: int  # the first csw_dim observation entries are csw_* keys, the rest egw_*
+    act_dim: int
+    kpi_dim: int
+    members: int = 3
+    deter: int = 96
+    stoch: int = 32
+    hidden: int = 128
+
+
+def symlog(x: Tensor) -> Tensor:
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def symexp(x: Tensor) -> Tensor:
+    return torch.sign(x) * torch.expm1(torch.abs(x))
+
+
+class Gaussian:
+    """A diagonal Gaussian from ``2 * stoch`` raw statistics (std floored at ``MIN_STD``)."""
+
+    def __init__(self, stats: Tensor) -> None:
+        self.mean, raw = stats.chunk(2, dim=-1)
+        self.std = F.softplus(raw) + MIN_STD
+
+    def sample(self) -> Tensor:
+        return self.mean + self.std * torch.randn_like(self.std)
+
+    def detach(self) -> Gaussian:
+        out = Gaussian.__new__(Gaussian)
+        out.mean, out.std = self.mean.detach(), self.std.detach()
+        return out
+
+    def kl(self, other: Gaussian) -> Tensor:
+        """``KL(self || other)`` summed over dimensions."""
+        var_ratio = (self.std / other.std) ** 2
+        t1 = ((self.mean - other.mean) / other.std) ** 2
+        return 0.5 * (var_ratio + t1 - 1.0 - torch.log(var_ratio)).sum(dim=-1)
+
+
+class RSSM(nn.Module):
+    """One ensemble member."""
+
+    def __init__(self, shape: RSSMShape) -> None:
+        super().__init__()
+        h, d, s = shape.hidden, shape.deter, shape.stoch
+        self.shape = shape
+        self.csw_in = nn.Linear(shape.csw_dim, 96)
+        self.egw_in = nn.Linear(shape.obs_dim - shape.csw_dim, 64)
+        self.embed_out = nn.Sequential(nn.SiLU(), nn.Linear(160, h), nn.SiLU())
+        self.act_in = nn.Sequential(nn.Linear(shape.act_dim, 64), nn.SiLU())
+        self.cell = nn.GRUCell(s + 64, d)
+        self.prior_net = nn.Sequential(nn.Linear(d, h), nn.SiLU(), nn.Linear(h, 2 * s))
+        self.post_net = nn.Sequential(nn.Linear(d + h, h), nn.SiLU(), nn.Linear(h, 2 * s))
+        self.kpi_head = nn.Sequential(
+            nn.Linear(d + s, h), nn.SiLU(), nn.Linear(h, h), nn.SiLU(), nn.Linear(h, shape.kpi_dim)
+        )
+        self.obs_head = nn.Sequential(nn.Linear(d + s, h), nn.SiLU(), nn.Linear(h, shape.obs_dim))
+
+    def embed(self, obs: Tensor) -> Tensor:
+        c = self.shape.csw_dim
+        return self.embed_out(torch.cat([self.csw_in(obs[..., :c]), self.egw_in(obs[..., c:])], dim=-1))
+
+    def prior(self, h: Tensor) -> Gaussian:
+        return Gaussian(self.prior_net(h))
+
+    def posterior(self, h: Tensor, e: Tensor) -> Gaussian:
+        return Gaussian(self.post_net(torch.cat([h, e], dim=-1)))
+
+    def transition(self, h: Tensor, z: Tensor, act: Tensor) -> Tensor:
+        return self.cell(torch.cat([z, self.act_in(act)], dim=-1), h)
+
+    def initial(self, e0: Tensor) -> tuple[Tensor, Gaussian, Gaussian]:
+        """``h_0`` (zeros), the posterior of ``z_0`` from the first embedding, and its prior."""
+        h = e0.new_zeros(e0.shape[0], self.shape.deter)
+        return h, self.posterior(h, e0), self.prior(h)
+
+    def kpi(self, h: Tensor, z: Tensor) -> Tensor:
+        return self.kpi_head(torch.cat([h, z], dim=-1))
+
+    def elbo_terms(self, obs: Tensor, act: Tensor, kpi: Tensor) -> dict[str, Tensor]:
+        """Loss terms on normalized sequences ``obs (B, T+1, D)``, ``act (B, T, A)``, ``kpi (B, T, K)``.
+
+        Only the recurrences loop over steps; embeddings and heads run on whole sequences.
+        """
+        e = self.embed(obs)
+        h, post, prior = self.initial(e[:, 0])
+        kl = _balanced_kl(post, prior)
+        z = post.sample()
+        h_ol, z_ol = h, z  # the open-loop (imagined) chain starts from the same posterior
+        feats, feats_ol = [torch.cat([h, z], dim=-1)], []
+        for t in range(act.shape[1]):
+            h = self.transition(h, z, act[:, t])
+            prior, post = self.prior(h), self.posterior(h, e[:, t + 1])
+            kl = kl + _balanced_kl(post, prior)
+            z = post.sample()
+            feats.append(torch.cat([h, z], dim=-1))
+            h_ol = self.transition(h_ol, z_ol, act[:, t])
+            z_ol = self.prior(h_ol).sample()
+            feats_ol.append(torch.cat([h_ol, z_ol], dim=-1))
+        feat = torch.stack(feats, dim=1)  # (B, T + 1, d + s)
+        return {
+            "kpi": F.mse_loss(self.kpi_head(feat[:, 1:]), kpi),
+            "obs": F.mse_loss(self.obs_head(feat), obs),
+            "kl": kl / feat.shape[1],
+            "kpi_open_loop": F.mse_loss(self.kpi_head(torch.stack(feats_ol, dim=1)), kpi),
+        }
+
+
+def _balanced_kl(post: Gaussian, prior: Gaussian) -> Tensor:
+    """KL balancing with free nats: most of the gradient trains the prior towards the posterior."""
+    to_prior = post.detach().kl(prior)
+    to_post = post.kl(prior.detach())
+    kl = KL_BALANCE * to_prior + (1.0 - KL_BALANCE) * to_post
+    return torch.clamp(kl, min=FREE_NATS).mean()
+
+
+class CDWMEnsemble(nn.Module):
+    """``M`` :class:`RSSM` members with the data's normalization."""
+
+    obs_mean: Tensor
+    obs_std: Tensor
+    act_mean: Tensor
+    act_std: Tensor
+    kpi_mean: Tensor
+    kpi_std: Tensor
+    symlog_mask: Tensor
+
+    def __init__(self, shape: RSSMShape) -> None:
+        super().__init__()
+        self.shape = shape
+        self.members = nn.ModuleList(RSSM(shape) for _ in range(shape.members))
+        for name, dim in (("obs", shape.obs_dim), ("act", shape.act_dim), ("kpi", shape.kpi_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(dim))
+            self.register_buffer(f"{name}_std", torch.ones(dim))
+        self.register_buffer("symlog_mask", torch.zeros(shape.kpi_dim, dtype=torch.bool))
+
+    @property
+    def rssms(self) -> list[RSSM]:
+        return cast(list[RSSM], list(self.members))
+
+    def set_normalization(self, obs: Tensor, act: Tensor, kpi: Tensor, symlog_mask: Tensor) -> None:
+        self.symlog_mask.copy_(symlog_mask)
+        k = self._kpi_space(kpi)
+        for name, x in (("obs", obs), ("act", act), ("kpi", k)):
+            flat = x.reshape(-1, x.shape[-1])
+            getattr(self, f"{name}_mean").copy_(flat.mean(dim=0))
+            getattr(self, f"{name}_std").copy_(flat.std(dim=0).clamp_min(1e-3))
+
+    def _kpi_space(self, kpi: Tensor) -> Tensor:
+        return torch.where(self.symlog_mask, symlog(kpi), kpi)
+
+    def norm_obs(self, obs: Tensor) -> Tensor:
+        return (obs - self.obs_mean) / self.obs_std
+
+    def norm_act(self, act: Tensor) -> Tensor:
+        return (act - self.act_mean) / self.act_std
+
+    def norm_kpi(self, kpi: Tensor) -> Tensor:
+        return (self._kpi_space(kpi) - self.kpi_mean) / self.kpi_std
+
+    def denorm_kpi(self, k: Tensor) -> Tensor:
+        x = k * self.kpi_std + self.kpi_mean
+        return torch.where(self.symlog_mask, symexp(x), x)
+
+    def observe(self, obs: Tensor, act: Tensor, samples: int = 1) -> tuple[Tensor, Tensor]:
+        """Filter histories ``obs (B, t+1, D)``, ``act (B, t, A)`` (raw) into ``h (M, B*S, d)``, ``z (M, B*S, s)``.
+
+        Each member's posterior at the last observation, ``samples`` draws of ``z`` per history.
+        """
+        o, a = self.norm_obs(obs), self.norm_act(act)
+        hs, zs = [], []
+        for m in self.rssms:
+            e = m.embed(o)
+            h, post, _ = m.initial(e[:, 0])
+            z = post.mean
+            for t in range(a.shape[1]):
+                h = m.transition(h, z, a[:, t])
+                post = m.posterior(h, e[:, t + 1])
+                z = post.mean
+            h = h.repeat_interleave(samples, dim=0)
+            mean, std = post.mean.repeat_interleave(samples, 0), post.std.repeat_interleave(samples, 0)
+            z = mean + std * torch.randn_like(std) if samples > 1 else mean
+            hs.append(h)
+            zs.append(z)
+        return torch.stack(hs), torch.stack(zs)
+
+    def imagine(self, h: Tensor, z: Tensor, actions: Tensor, sample: bool = True) -> Tensor:
+        """KPI trajectories ``(M, N, H, K)`` natural units from states ``(M, N, .)`` under raw ``actions (N, H, A)``.
+
+        Only the transition and the prior loop over steps; action encoding and the KPI head run
+        on whole sequences.
+        """
+        a = self.norm_act(actions)
+        out = []
+        for i, m in enumerate(self.rssms):
+            hi, zi, feats = h[i], z[i], []
+            act = m.act_in(a)  # (N, H, 64)
+            for t in range(a.shape[1]):
+                hi = m.cell(torch.cat([zi, act[:, t]], dim=-1), hi)
+                prior = m.prior(hi)
+                zi = prior.sample() if sample else prior.mean
+                feats.append(torch.cat([hi, zi], dim=-1))
+            out.append(m.kpi_head(torch.stack(feats, dim=1)))
+        return self.denorm_kpi(torch.stack(out))
