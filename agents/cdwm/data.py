@@ -82,6 +82,7 @@ class Trajectories:
     logp_candidate: F32  # (E,) log probability of drawing that candidate
     logp_action: F32  # (E, T) log density of each action given the candidate
     sigma: F32  # (E,) the perturbation's log-normal sigma (0: the candidate played exactly)
+    fwm: F32  # (E, T, F) FWM summary of each step's action (agents/cdwm/fieldinfo.py); F = 0 without
     scenario: str
 
     def __len__(self) -> int:
@@ -161,8 +162,13 @@ def generate(
     candidates: NDArray[np.int64] | None = None,
     sigma: float = SIGMA,
     rng_seed: int = 0,
+    fwm: Any = None,
 ) -> Trajectories:
-    """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix)."""
+    """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix).
+
+    With ``fwm`` (a :class:`~agents.fwm.predictor.FieldModel`) each step also records the FWM
+    summary of its action on the field seen at the start of the step.
+    """
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(seeds)
     if not seeds:
@@ -178,7 +184,7 @@ def generate(
         cand = mix[rng.integers(len(mix), size=n)]
         sim = Simulation(sc, domain_seeds(chunk, CDWM_SEED_DOMAIN))
         obs = [flatten_obs(observer.observe(0, sim.csw, sim.egw, None, None))]
-        acts, kpis, logps = [], [], []
+        acts, kpis, logps, fields_ = [], [], [], []
         for t in range(horizon):
             base = layout.pack(lib.p[cand, t], lib.b[cand, t])  # (n, A)
             eps = rng.standard_normal(base.shape).astype(np.float32)
@@ -188,6 +194,11 @@ def generate(
             logpdf = -np.log(act * sigma * np.sqrt(2 * np.pi), where=live, out=np.zeros_like(act)) - 0.5 * eps**2
             logps.append(np.where(live, logpdf, 0.0).sum(axis=1) if sigma > 0 else np.zeros(n))
             p, b = layout.unpack(act)
+            if fwm is not None:
+                from agents.cdwm.fieldinfo import field_summary
+
+                pp, bp = layout.project(act)
+                fields_.append(field_summary(fwm, sc, sim.egw, t, pp, bp))
             tr = sim.step(p, b)
             acts.append(act)
             kpis.append(step_kpi_vector(sc, observer, tr))
@@ -202,6 +213,7 @@ def generate(
                 logp_candidate=np.full(n, -np.log(len(mix)), dtype=np.float32),
                 logp_action=np.stack(logps, axis=1).astype(np.float32),
                 sigma=np.full(n, sigma, dtype=np.float32),
+                fwm=np.stack(fields_, axis=1) if fields_ else np.zeros((n, horizon, 0), dtype=np.float32),
                 scenario=sc.name,
             )
         )

@@ -40,8 +40,9 @@ def imagine_episodes(model: CDWMModel, data: Trajectories, samples: int) -> F32:
     out = []
     for i in range(0, len(data), _BATCH):
         part = data.take(slice(i, i + _BATCH))
-        state = model.observe(part.obs[:, :1], part.act[:, :0], samples)
-        out.append(model.imagine(state, part.act).draws)
+        inputs = np.concatenate([part.act, part.fwm], axis=-1)  # the action (and its FWM summary)
+        state = model.observe(part.obs[:, :1], inputs[:, :0], samples)
+        out.append(model.imagine(state, inputs).draws)
     return np.concatenate(out, axis=1)
 
 

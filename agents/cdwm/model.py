@@ -11,7 +11,8 @@ the action:
   standardized, symlog where they span orders of magnitude) and the next observation.
 
 The encoder is structured: controllable-world keys (``csw_*``) and exogenous keys (``egw_*``)
-have their own input layers before a shared one; actions have their own encoder.
+have their own input layers before a shared one; actions have their own encoder (with FWM
+features, the action's FWM summary goes through it too: ``RSSMShape.fwm_dim``).
 
 Training maximizes the ELBO (``agents/cdwm/train.py``): KPI and observation reconstruction plus
 the KL between posterior and prior, balanced (0.8 of the gradient to the prior) with 1 free nat,
@@ -46,6 +47,12 @@ class RSSMShape:
     deter: int = 96
     stoch: int = 32
     hidden: int = 128
+    fwm_dim: int = 0  # FWM summary entries appended to every step's action (agents/cdwm/fieldinfo.py)
+
+    @property
+    def input_dim(self) -> int:
+        """Per-step input: the action and, with FWM features, their summary."""
+        return self.act_dim + self.fwm_dim
 
 
 def symlog(x: Tensor) -> Tensor:
@@ -88,7 +95,7 @@ class RSSM(nn.Module):
         self.csw_in = nn.Linear(shape.csw_dim, 96)
         self.egw_in = nn.Linear(shape.obs_dim - shape.csw_dim, 64)
         self.embed_out = nn.Sequential(nn.SiLU(), nn.Linear(160, h), nn.SiLU())
-        self.act_in = nn.Sequential(nn.Linear(shape.act_dim, 64), nn.SiLU())
+        self.act_in = nn.Sequential(nn.Linear(shape.input_dim, 64), nn.SiLU())
         self.cell = nn.GRUCell(s + 64, d)
         self.prior_net = nn.Sequential(nn.Linear(d, h), nn.SiLU(), nn.Linear(h, 2 * s))
         self.post_net = nn.Sequential(nn.Linear(d + h, h), nn.SiLU(), nn.Linear(h, 2 * s))
@@ -170,7 +177,7 @@ class CDWMEnsemble(nn.Module):
         super().__init__()
         self.shape = shape
         self.members = nn.ModuleList(RSSM(shape) for _ in range(shape.members))
-        for name, dim in (("obs", shape.obs_dim), ("act", shape.act_dim), ("kpi", shape.kpi_dim)):
+        for name, dim in (("obs", shape.obs_dim), ("act", shape.input_dim), ("kpi", shape.kpi_dim)):
             self.register_buffer(f"{name}_mean", torch.zeros(dim))
             self.register_buffer(f"{name}_std", torch.ones(dim))
         self.register_buffer("symlog_mask", torch.zeros(shape.kpi_dim, dtype=torch.bool))

@@ -14,13 +14,15 @@ from numpy.typing import NDArray
 
 from agents import checkpoint_io
 from agents.cdwm.data import KPI_NAMES
+from agents.cdwm.fieldinfo import field_summary
 from agents.cdwm.model import CDWMEnsemble, RSSMShape
 from agents.cdwm.utility import episode_from_steps
 from agents.conformal import FeatureIntervals as KPIIntervals
 from agents.conformal import ViolationCalibrator
-from agents.fwm.predictor import resolve_device
+from agents.fwm.predictor import FieldModel, resolve_device
 from twm_gym.core.kpi import Utility, step_cost
 from twm_gym.core.params import Scenario
+from twm_gym.core.state import EGWState
 from twm_gym.envs.layout import OBSERVATION_KEYS
 
 F32 = NDArray[np.float32]
@@ -84,14 +86,19 @@ class CDWMModel:
 
     @torch.inference_mode()
     def observe(self, obs: F32, act: F32, samples: int = 8) -> LatentState:
-        """Filter histories ``obs (N, t+1, D)`` (flat ``TWM/Slicing-v0`` observations) and ``act (N, t, A)``."""
+        """Filter histories ``obs (N, t+1, D)`` (flat ``TWM/Slicing-v0`` observations) and ``act (N, t, A)``.
+
+        For a model trained with FWM features (``shape.fwm_dim > 0``) each action row is followed by
+        its FWM summary (``agents/cdwm/fieldinfo.py``), here and in :meth:`imagine`.
+        """
         if obs.ndim != 3 or obs.shape[-1] != self.shape.obs_dim:
             raise ValueError(f"obs must be (N, t+1, {self.shape.obs_dim}), got {obs.shape}")
-        if act.shape[:2] != (obs.shape[0], obs.shape[1] - 1) or (act.shape[1] and act.shape[2] != self.shape.act_dim):
-            raise ValueError(f"act must be (N, {obs.shape[1] - 1}, {self.shape.act_dim}), got {act.shape}")
+        width = self.shape.input_dim
+        if act.shape[:2] != (obs.shape[0], obs.shape[1] - 1) or (act.shape[1] and act.shape[2] != width):
+            raise ValueError(f"act must be (N, {obs.shape[1] - 1}, {width}) (action + FWM summary), got {act.shape}")
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
-        act = act.reshape(obs.shape[0], obs.shape[1] - 1, self.shape.act_dim)
+        act = act.reshape(obs.shape[0], obs.shape[1] - 1, width)
         h, z = self.ensemble.observe(self._tensor(obs), self._tensor(act), samples)
         return LatentState(h=h, z=z, samples=samples)
 
@@ -101,8 +108,10 @@ class CDWMModel:
         s = state.samples
         n_hist = state.h.shape[1] // s
         n = actions.shape[0]
-        if actions.ndim != 3 or actions.shape[2] != self.shape.act_dim:
-            raise ValueError(f"actions must be (N, H, {self.shape.act_dim}), got {actions.shape}")
+        if actions.ndim != 3 or actions.shape[2] != self.shape.input_dim:
+            raise ValueError(
+                f"actions must be (N, H, {self.shape.input_dim}) (action + FWM summary), got {actions.shape}"
+            )
         h, z = state.h, state.z
         if n_hist == 1 and n > 1:  # one history, N candidates
             h, z = h.repeat(1, n, 1), z.repeat(1, n, 1)
@@ -131,6 +140,9 @@ class CDWMModel:
         *,
         samples: int = 8,
         utility: Utility | None = None,
+        fwm: FieldModel | None = None,
+        egw_state: EGWState | None = None,
+        history_fwm: F32 | None = None,
     ) -> Ranking:
         """Score ``N`` candidates' remaining steps from one episode's history.
 
@@ -138,19 +150,32 @@ class CDWMModel:
         far; ``p (N, H, C, S)`` and ``b (N, H, L, S)`` the candidates' shares for the remaining
         ``H = horizon - t`` steps. Each imagined future is joined to the observed past and scored
         with the episode formulas; the control cost is computed exactly from the shares.
+
+        A model trained with FWM features also needs ``fwm`` (the field model), ``egw_state`` (the
+        exogenous state at the decision step, one rollout) and ``history_fwm (t, F)`` (the past
+        steps' summaries); each candidate's future steps are summarized on the decision step's field.
         """
         t = history_act.shape[0]
         n, horizon = p.shape[0], p.shape[1]
         layout = _layout(scenario)
         actions = np.stack([layout.pack(p[:, k], b[:, k]) for k in range(horizon)], axis=1)
-        state = self.observe(history_obs[None], history_act[None], samples)
+        past = history_act
+        if self.shape.fwm_dim:
+            if fwm is None or egw_state is None or history_fwm is None:
+                raise ValueError("this CDWM was trained with FWM features: pass fwm, egw_state and history_fwm")
+            future = np.stack(
+                [field_summary(fwm, scenario, egw_state, t + k, p[:, k], b[:, k]) for k in range(horizon)], 1
+            )
+            actions = np.concatenate([actions, future], axis=-1)
+            past = np.concatenate([history_act, history_fwm], axis=-1)
+        state = self.observe(history_obs[None], past[None], samples)
         imagined = self.imagine(state, actions)
         draws = imagined.draws  # (M, N, S, H, K)
         m, s = draws.shape[0], draws.shape[2]
         last_p, last_b = layout.project(history_act[-1][None]) if t else (None, None)
         future_cost = _costs(scenario, p, b, last_p, last_b)  # (N, H)
-        past = np.broadcast_to(history_kpi[None, None, None], (m, n, s, t, history_kpi.shape[-1]))
-        full = np.concatenate([past, draws], axis=3)
+        observed = np.broadcast_to(history_kpi[None, None, None], (m, n, s, t, history_kpi.shape[-1]))
+        full = np.concatenate([observed, draws], axis=3)
         cost = np.concatenate([np.broadcast_to(history_kpi[:, KPI_NAMES.index("cost")], (n, t)), future_cost], axis=1)
         kpis = episode_from_steps(scenario, full, cost=np.broadcast_to(cost[None, :, None], (m, n, s, t + horizon)))
         u = (utility or Utility())(kpis).reshape(m, n, s)

@@ -30,7 +30,7 @@ from agents.cdwm.predictor import CDWMModel
 from agents.cdwm.utility import episode_from_steps
 from agents.config import apply_overrides
 from agents.conformal import FeatureIntervals, ViolationCalibrator
-from agents.fwm.predictor import resolve_device
+from agents.fwm.predictor import FieldModel, resolve_device
 from twm_gym.envs.layout import OBSERVATION_KEYS, layout_for
 from twm_gym.scenarios import load_scenario
 
@@ -54,6 +54,8 @@ class CDWMConfig:
     batch_size: int = 128  # episodes per step
     lr: float = 2e-3  # one-cycle peak (AdamW)
     samples: int = 8  # latent draws per member when imagining
+    fwm_features: bool = False  # condition on the FWM's summary of every step's action
+    fwm_checkpoint: str = ""  # FWM checkpoint for fwm_features ("": the shipped one)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -112,8 +114,12 @@ class Splits:
 
 
 def make_splits(config: CDWMConfig) -> Splits:
+    fwm = load_fwm(config)
+
     def many(names: tuple[str, ...], seed0: int, n: int, tag: int, **kw: Any) -> Trajectories:
-        return concat([generate(s, range(seed0, seed0 + n), rng_seed=config.seed * 100 + tag, **kw) for s in names])
+        return concat(
+            [generate(s, range(seed0, seed0 + n), rng_seed=config.seed * 100 + tag, fwm=fwm, **kw) for s in names]
+        )
 
     tests: dict[str, Trajectories] = {}
     if config.test_episodes:
@@ -128,6 +134,13 @@ def make_splits(config: CDWMConfig) -> Splits:
         cal=many(config.scenarios, CAL_SEED0, config.cal_episodes, 2),
         tests=tests,
     )
+
+
+def load_fwm(config: CDWMConfig) -> FieldModel | None:
+    """The FWM a config conditions on, or None."""
+    if not config.fwm_features:
+        return None
+    return FieldModel.load(config.fwm_checkpoint) if config.fwm_checkpoint else FieldModel.default()
 
 
 def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str], None] | None = None) -> CDWMEnsemble:
@@ -145,9 +158,11 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
         deter=config.deter,
         stoch=config.stoch,
         hidden=config.hidden,
+        fwm_dim=data.fwm.shape[-1],
     )
     model = CDWMEnsemble(shape)
-    obs, act, kpi = torch.from_numpy(data.obs), torch.from_numpy(data.act), torch.from_numpy(data.kpi)
+    obs, kpi = torch.from_numpy(data.obs), torch.from_numpy(data.kpi)
+    act = torch.from_numpy(np.concatenate([data.act, data.fwm], axis=-1))
     mask = torch.zeros(len(KPI_NAMES), dtype=torch.bool)
     mask[sorted(SYMLOG_KPIS)] = True
     model.set_normalization(obs, act, kpi, mask)

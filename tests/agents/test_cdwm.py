@@ -189,3 +189,24 @@ def test_cli_train_and_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert set(result["splits"]) == {"id", "unseen_action", "ood"}
     assert main(["train", "cdwm", "--set", "members=zero", "--out", str(out)]) == 2
     assert "members" in capsys.readouterr().err
+
+
+def test_fwm_conditioned_cdwm() -> None:
+    """With ``fwm_features`` every step's input carries the FWM's summary of the action; ranking then
+    needs the field model and the exogenous state, and says so when they are missing."""
+    from agents.cdwm.fieldinfo import FWM_SUMMARY
+    from agents.fwm.predictor import FieldModel
+
+    config = CDWMConfig.preset("tiny").replace({"fwm_features": "true", "updates": "20", "test_episodes": "0"})
+    model = train(config, None, progress=None)
+    assert model.shape.fwm_dim == len(FWM_SUMMARY) == 24
+    sc = load_scenario("hotspot-id")
+    fwm = FieldModel.default(sc)
+    start = start_states(sc, [5], t0=2, fwm=fwm)[0]
+    assert start.fwm.shape == (2, 24)
+    lib = candidate_library(sc)
+    args = (sc, start.obs, start.act, start.kpi, lib.p[:8, 2:], lib.b[:8, 2:])
+    ranking = model.rank(*args, samples=2, fwm=fwm, egw_state=start.snapshot.egw, history_fwm=start.fwm)
+    assert ranking.utility.shape == (8,) and np.isfinite(ranking.utility).all()
+    with pytest.raises(ValueError, match="FWM features"):
+        model.rank(*args, samples=2)
