@@ -42,13 +42,14 @@ def run(
     id_names = tuple(cfg.get("scenarios", ("hotspot-id", "wave-id")))
     ood_names = tuple(cfg.get("ood_scenarios", ("hotspot-ood", "wave-ood")))
     samples = int(cfg.get("samples", 8))
+    fwm = load_fwm_for(model)
     seeds_range = range(AXIS_SEED0, AXIS_SEED0 + seeds)
     splits = {
-        "id": concat([generate(n, seeds_range, rng_seed=11) for n in id_names]),
+        "id": concat([generate(n, seeds_range, rng_seed=11, fwm=fwm) for n in id_names]),
         "unseen_action": concat(
-            [generate(n, seeds_range, rng_seed=12, candidates=unseen_candidates()) for n in id_names]
+            [generate(n, seeds_range, rng_seed=12, candidates=unseen_candidates(), fwm=fwm) for n in id_names]
         ),
-        "ood": concat([generate(n, seeds_range, rng_seed=13) for n in ood_names]),
+        "ood": concat([generate(n, seeds_range, rng_seed=13, fwm=fwm) for n in ood_names]),
     }
     result: dict[str, Any] = {"checkpoint": str(checkpoint or "default"), "seeds": seeds, "splits": {}, "ranking": {}}
     for name, data in splits.items():
@@ -58,7 +59,7 @@ def run(
         sc = load_scenario(scenario)
         for t0 in RANKING_STEPS:
             t_start = time.perf_counter()
-            r = ranking_quality(model, sc, start_seeds, t0=t0, futures=RANKING_FUTURES, samples=samples)
+            r = ranking_quality(model, sc, start_seeds, t0=t0, futures=RANKING_FUTURES, samples=samples, fwm=fwm)
             r["seconds"] = time.perf_counter() - t_start
             result["ranking"][f"{scenario}@t{t0}"] = r
     out_dir = Path(out)
@@ -66,6 +67,16 @@ def run(
     write_json_atomic(out_dir / JSON_FILE, result)
     (out_dir / MD_FILE).write_text(format_table(result) + "\n")
     return result
+
+
+def load_fwm_for(model: Any) -> Any:
+    """The field model a CDWM trained with FWM features needs (its recorded checkpoint), else None."""
+    if not model.shape.fwm_dim:
+        return None
+    from agents.fwm.predictor import FieldModel
+
+    path = model.meta.get("config", {}).get("fwm_checkpoint", "")
+    return FieldModel.load(path) if path else FieldModel.default()
 
 
 def format_table(result: dict[str, Any]) -> str:
