@@ -148,3 +148,25 @@ def test_parser_rejects_non_text_and_huge_output() -> None:
         raw = '{"constraints": [{"slice": "urllc", "metric": "latency_p99", "max": ' + bad + ', "unit": "ms"}]}'
         with pytest.raises(ModelOutputError, match=r"constraints\.0\.max"):
             parse_model_output(raw)
+
+
+def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
+    import numpy as np
+
+    from agents.llm.prescreen import prescreen
+    from twm_gym.core.candidates import candidate_library
+    from twm_gym.core.sim import Simulation
+
+    lib = candidate_library(SC)
+    screen = prescreen(SC, lib)
+    assert screen.keep[lib.index("uniform/uniform/constant/1.00")]
+    assert all(bool(r) != k for r, k in zip(screen.reasons, screen.keep, strict=True))
+    seeds = 8
+    idx = np.repeat(np.arange(len(lib)), seeds)
+    sim = Simulation(SC, np.tile(np.arange(seeds) + 90_000, len(lib)))
+    for t in range(SC.horizon):
+        sim.step(lib.p[idx, t], lib.b[idx, t])
+    unsafe = sim.kpis().global_violation.reshape(len(lib), seeds).mean(axis=1) > 0.5
+    rejected = ~screen.keep
+    assert (rejected & unsafe).sum() / rejected.sum() >= 0.9  # precision
+    assert (rejected & unsafe).sum() / unsafe.sum() >= 0.7  # recall
