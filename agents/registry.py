@@ -21,6 +21,7 @@ BUILTIN: dict[str, str] = {
     "random": "agents.baselines.simple:RandomCandidate",
     "dt-fair": "agents.baselines.twin_search:DTFair",
     "oracle": "agents.baselines.twin_search:Oracle",
+    "llm": "agents.llm.agent:LLMAgent",
 }
 """The project's own agents: short name -> ``module:Class``."""
 

@@ -170,3 +170,76 @@ def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
     rejected = ~screen.keep
     assert (rejected & unsafe).sum() / rejected.sum() >= 0.9  # precision
     assert (rejected & unsafe).sum() / unsafe.sum() >= 0.7  # recall
+
+
+def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:
+    import numpy as np
+
+    from agents.llm.interventions import AuditTrace, Proposal, apply, do_no_harm, guardrail
+    from twm_gym.core.candidates import candidate_library
+    from twm_gym.core.compiled import compile_scenario
+
+    lib = candidate_library(SC)
+    k = lib.index("uniform/uniform/constant/1.00")
+    p, b = lib.p[k], lib.b[k]
+    hospital = compile_scenario(SC).zones[0]
+    p2, b2 = apply(Proposal("boost-urllc-hospital", 0.2, t0=3), SC, p, b)
+    assert np.allclose(p2[3:, hospital, 1], p[3:, hospital, 1] + 0.2) and np.array_equal(p2[:3], p[:3])
+    assert (p2.sum(axis=-1) <= 1 + 1e-6).all() and np.array_equal(b2, b)
+    _, b3 = apply(Proposal("shift-corridor-links", 0.1), SC, p, b)
+    assert not np.array_equal(b3, b) and (b3 >= 0).all() and (b3.sum(-1) <= 1 + 1e-6).all()
+    with pytest.raises(ValueError, match="template"):
+        Proposal("delete-urllc", 0.1)
+    with pytest.raises(ValueError, match="amount"):
+        Proposal("preprovision-fwa", 0.9)
+
+    def predictor(pp: Any, bb: Any) -> tuple[float, float]:  # a predictor that prefers more URLLC
+        return float(pp[..., 1].mean()), 0.01
+
+    better = do_no_harm((p, b), (p2, b2), predictor)
+    worse = do_no_harm((p2, b2), (p, b), predictor)
+    assert better.accept and "applied" in better.explanation
+    assert not worse.accept and "refused" in worse.explanation and worse.numbers["gain"] < 0
+    noisy = do_no_harm((p, b), (p2, b2), lambda pp, bb: (float(pp[..., 1].mean()), 1.0))
+    assert not noisy.accept and "uncertainty" in noisy.explanation
+    assert not guardrail(0.8, 0.5).accept and guardrail(0.2, 0.5).accept
+    trace = AuditTrace(tmp_path / "audit.jsonl")
+    trace.record("intervention", {"proposal": "boost-urllc-hospital", "p": p2[0]}, better, predictor="test")
+    trace.record("guardrail", {"p_violation": np.float32(0.8)}, guardrail(0.8))
+    lines = trace.read()
+    assert [e["seq"] for e in lines] == [0, 1] and lines[0]["verdict"]["accept"] is True
+    assert lines[1]["verdict"]["kind"] == "guardrail" and lines[0]["backend"] == "embedded"
+
+
+def test_llm_agent_uses_no_world_model_and_follows_the_intent() -> None:
+    import numpy as np
+
+    from agents import make_agent
+    from agents.base import AGENT_SEED_DOMAIN, EpisodeContext, ScenarioCard
+    from benchmarks.runner import run_episode
+    from twm_gym.core import Twin
+
+    twin = Twin(SC, budget=384, seed_domain=AGENT_SEED_DOMAIN)
+    agent = make_agent("llm", intent="Reserve at least 40% URLLC in the hospital cells")
+    a = run_episode(agent, SC, seed=4, twin=twin, rng=np.random.default_rng(0))
+    b = run_episode(
+        make_agent("llm", intent="Reserve at least 40% URLLC in the hospital cells"),
+        SC,
+        seed=4,
+        twin=Twin(SC, budget=384, seed_domain=AGENT_SEED_DOMAIN),
+        rng=np.random.default_rng(0),
+    )
+    assert twin.remaining == 384 and a.kpis == b.kpis  # no simulator calls; deterministic
+    ctx = EpisodeContext(ScenarioCard.of(SC), twin, np.random.default_rng(0), snapshot=lambda: None)
+    agent.reset(ctx)
+    obs = {"egw_demand": np.full(30, 0.1, np.float32)}
+    p, _ = ctx.card.layout.unpack(agent.act(obs))
+    from twm_gym.core.compiled import compile_scenario
+
+    hospital = compile_scenario(SC).zones[0]
+    assert (p[hospital, 1] >= 0.4 - 1e-6).all() and (p.sum(axis=1) <= 1 + 1e-6).all()
+    bad = make_agent("llm", intent="reserve 30% urllc on cell 42")
+    bad.reset(ctx)
+    assert bad.issues and "does not exist" in bad.issues[0]
+    with pytest.raises(ValueError, match="backend"):
+        make_agent("llm", backend="gpt")
