@@ -34,6 +34,7 @@ from twm_gym.core.kpi import step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
+from twm_gym.core.state import Snapshot
 from twm_gym.envs.layout import OBSERVATION_KEYS, Observer, layout_for
 from twm_gym.scenarios import load_scenario
 
@@ -153,6 +154,41 @@ def step_kpi_vector(scenario: Scenario, observer: Observer, tr: Any) -> F32:
         ],
         axis=1,
     ).astype(np.float32)
+
+
+def live_step_kpi_vector(scenario: Scenario, before: Snapshot, after: Snapshot, radio_util: F32) -> F32:
+    """``(K,)`` the :data:`KPI_NAMES` of the step between two snapshots of a live episode (batch 1).
+
+    What an agent can rebuild without the twin's transition: offered and lost traffic, the URLLC
+    latency samples and the cost from the ledger's growth; the backlogs from ``after``'s queues;
+    ``radio_util`` (C*S, ``csw_radio_util`` of the observation after the step). Equal to
+    :func:`step_kpi_vector` of the same step (tested).
+    """
+    if after.t != before.t + 1 or before.batch != 1 or after.batch != 1:
+        raise ValueError(f"need consecutive batch-1 snapshots, got steps {before.t} -> {after.t}")
+    observer = Observer(layout_for(scenario))
+    t = before.t
+    n = after.ledger.delays.shape[1] // scenario.horizon  # latency samples per step (K * C)
+    delays = after.ledger.delays[:, t * n : (t + 1) * n]
+    offered = after.ledger.offered - before.ledger.offered
+    lost = after.ledger.lost - before.ledger.lost
+    cost = after.ledger.cost_sum - before.ledger.cost_sum
+    exceed = (delays[:, :, None] > np.asarray(LATENCY_THRESHOLDS_MS, np.float32)).mean(axis=1)
+    d99 = step_kpis(scenario, offered, lost, delays[:, None, :], cost).d99_ms
+    util = np.asarray(radio_util, np.float32).reshape(1, -1, len(SLICES)).mean(axis=1)
+    return np.concatenate(
+        [
+            offered,
+            lost,
+            exceed,
+            d99[:, None],
+            (after.csw.q_radio / observer.radio_buf).mean(axis=1),
+            (after.csw.q_link / observer.link_buf).mean(axis=1),
+            util,
+            cost[:, None],
+        ],
+        axis=1,
+    ).astype(np.float32)[0]
 
 
 def generate(

@@ -232,11 +232,15 @@ class CDWMEnsemble(nn.Module):
             zs.append(z)
         return torch.stack(hs), torch.stack(zs)
 
-    def imagine(self, h: Tensor, z: Tensor, actions: Tensor, sample: bool = True) -> Tensor:
+    def imagine(
+        self, h: Tensor, z: Tensor, actions: Tensor, sample: bool = True, noise: Tensor | None = None
+    ) -> Tensor:
         """KPI trajectories ``(M, N, H, K)`` natural units from states ``(M, N, .)`` under raw ``actions (N, H, A)``.
 
-        Only the transition and the prior loop over steps; action encoding and the KPI head run
-        on whole sequences.
+        ``noise (M, N, H, stoch)``, when given, is the standard-normal draw of each prior sample
+        (common random numbers: rows that share noise differ only by their actions). Only the
+        transition and the prior loop over steps; action encoding and the KPI head run on whole
+        sequences.
         """
         a = self.norm_act(actions)
         out = []
@@ -246,7 +250,12 @@ class CDWMEnsemble(nn.Module):
             for t in range(a.shape[1]):
                 hi = m.cell(torch.cat([zi, act[:, t]], dim=-1), hi)
                 prior = m.prior(hi)
-                zi = prior.sample() if sample else prior.mean
+                if not sample:
+                    zi = prior.mean
+                elif noise is None:
+                    zi = prior.sample()
+                else:
+                    zi = prior.mean + prior.std * noise[i, :, t]
                 feats.append(torch.cat([hi, zi], dim=-1))
             out.append(m.kpi_head(torch.stack(feats, dim=1)))
         return self.denorm_kpi(torch.stack(out))

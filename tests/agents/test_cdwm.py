@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from agents.cdwm.data import KPI_NAMES, Trajectories, generate, logging_mix, step_kpi_vector, unseen_candidates
+from agents.cdwm.data import (
+    KPI_NAMES,
+    Trajectories,
+    generate,
+    live_step_kpi_vector,
+    logging_mix,
+    step_kpi_vector,
+    unseen_candidates,
+)
 from agents.cdwm.evaluate import ranking_quality, start_states
 from agents.cdwm.predictor import CDWMModel
 from agents.cdwm.train import CDWMConfig, make_splits, train
@@ -144,6 +152,39 @@ def test_tiny_metrics_and_calibration(tiny: tuple[CDWMModel, Path]) -> None:
             assert np.isfinite(split[key]), key
     assert 0.75 <= metrics["id"]["picp"] <= 0.99  # 90 % nominal, small calibration set
     assert 0.0 <= metrics["id"]["brier"] <= 0.5
+
+
+def test_common_random_numbers() -> None:
+    """With common noise, identical actions imagine identical futures; independent draws differ."""
+    sc = load_scenario("hotspot-id")
+    model = CDWMModel.default()
+    lib, layout = candidate_library(sc), layout_for(sc)
+    start = start_states(sc, [12], t0=1)[0]
+    state = model.observe(start.obs[None], start.act[None], samples=3)
+    same = np.repeat(layout.pack(lib.p[5, 1:], lib.b[5, 1:])[None], 2, axis=0)
+    torch.manual_seed(1)
+    shared = model.imagine(state, same).draws
+    assert np.array_equal(shared[:, 0], shared[:, 1])
+    torch.manual_seed(1)
+    independent = model.imagine(state, same, common_noise=False).draws
+    assert not np.array_equal(independent[:, 0], independent[:, 1])
+
+
+def test_live_step_kpis_equal_the_twins() -> None:
+    """What an agent rebuilds from two snapshots and the observation is the twin's step KPI vector."""
+    sc = load_scenario("wave-ood")
+    lib, observer = candidate_library(sc), Observer(layout_for(sc))
+    sim = Simulation(sc, [5])
+    before = sim.snapshot(0)
+    for t in range(sc.horizon):
+        tr = sim.step(lib.p[[40], t], lib.b[[40], t])
+        after = sim.snapshot(0)
+        obs = observer.observe(t + 1, tr.csw, tr.egw, tr.drivers, tr.result)
+        live = live_step_kpi_vector(sc, before, after, obs["csw_radio_util"][0])
+        np.testing.assert_allclose(live, step_kpi_vector(sc, observer, tr)[0], rtol=1e-5, atol=1e-6)
+        before = after
+    with pytest.raises(ValueError, match="consecutive"):
+        live_step_kpi_vector(sc, after, after, obs["csw_radio_util"][0])
 
 
 def test_shipped_checkpoint_ranks_candidates() -> None:
