@@ -5,9 +5,10 @@ Each step it sizes every slice to the *observed* mean offered load (``egw_demand
 10 % headroom for its latency), fills the rest of a cell or link in proportion when the
 objective puts compliance before cost, then applies the
 intent's floors and caps (cells, zones, links, everywhere) for the intent's window. The intent is
-compiled by the configured backend (only ``embedded`` in this version); an intent that does not
-compile leaves the default objective and no restrictions, and its issues are kept in
-``agent.issues``.
+compiled by the configured backend (``agents/llm/backends.py``: ``embedded`` by default,
+``openai`` or ``vllm``, or ``TWM_LLM_BACKEND``); a model's output is validated and falls back to
+the embedded compiler. An intent that does not compile leaves the default objective and no
+restrictions, and its issues are kept in ``agent.issues``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from agents.base import Action, Agent, EpisodeContext, Observation
-from agents.llm.embedded import compile_intent
+from agents.llm.backends import BACKENDS, BackendConfig, compile_with
 from agents.llm.spec import Restriction
 from twm_gym.core.compiled import compile_scenario
 from twm_gym.core.params import SLICES, URLLC, ZONES
 
 DEFAULT_INTENT = "Meet every SLA while cutting cost"
-BACKENDS = ("embedded",)
 
 
 class LLMAgent(Agent):
@@ -31,18 +31,23 @@ class LLMAgent(Agent):
 
     name: ClassVar[str] = "llm"
 
-    def __init__(self, intent: str = DEFAULT_INTENT, backend: str = "embedded", **config: Any) -> None:
-        super().__init__(**config)
-        if backend not in BACKENDS:
-            raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
-        self.intent, self.backend = intent, backend
+    def __init__(self, intent: str = DEFAULT_INTENT, backend: str | None = None, **options: Any) -> None:
+        super().__init__()
+        if backend is not None and backend not in BACKENDS:
+            raise ValueError(f"backend: {backend!r} is not one of {list(BACKENDS)}")
+        self.intent = intent
+        self.backend_config = BackendConfig.from_env(**({"name": backend} if backend else {}), **options)
+        self.backend = self.backend_config.name
         self.issues: list[str] = []
+        self._compiled: dict[str, Any] = {}
 
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
         scenario = context.card.nominal
         comp = compile_scenario(scenario)
-        result = compile_intent(self.intent, scenario)
+        if scenario.name not in self._compiled:  # one compilation (one model call) per scenario
+            self._compiled[scenario.name] = compile_with(self.intent, scenario, self.backend_config)
+        result = self._compiled[scenario.name]
         self.issues = [f"{i.field}: {i.message}" for i in result.issues]
         self.spec = result.spec
         self._nominal = comp.nominal_capacity[:, None]  # Mbps; egw_demand is a ratio to it

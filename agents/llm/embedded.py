@@ -206,8 +206,9 @@ def _restrictions(clause: str) -> list[Restriction]:
         floor = None  # "at most" read as a cap only
     lo = _share(floor.group(1), floor.group(2)) if floor else None
     hi = _share(cap.group(1), cap.group(2)) if cap else None
-    for s in slices or [None]:
-        out.append(Restriction(scope=scope, ids=ids, slice=s, floor=lo, cap=hi))  # type: ignore[arg-type]
+    targets: list[str | None] = [*slices] if slices else [None]
+    for target in targets:
+        out.append(Restriction(scope=scope, ids=ids, slice=target, floor=lo, cap=hi))  # type: ignore[arg-type]
     return out
 
 
