@@ -92,7 +92,8 @@ class Agent(ABC):
 
     The harness calls ``prepare(context)`` once per scenario, ``reset(context)`` once per episode,
     then ``act(observation)`` once per slow step; the returned action is the flat ``[0, 1]`` share
-    vector of ``TWM/Slicing-v0`` (``context.card.layout.pack(p, b)``). ``fit``, ``save`` and ``load`` are optional.
+    vector of ``TWM/Slicing-v0`` (``context.card.layout.pack(p, b)``). ``metrics``, ``fit``,
+    ``save`` and ``load`` are optional.
     """
 
     name: ClassVar[str] = "agent"
@@ -118,6 +119,10 @@ class Agent(ABC):
     @abstractmethod
     def act(self, observation: Observation) -> Action:
         """The action for the current slow step."""
+
+    def metrics(self) -> dict[str, float]:
+        """Optional numbers about the episode just played (e.g. phase timings, ms), kept in its record."""
+        return {}
 
     def fit(self, *args: Any, **kwargs: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__} has nothing to fit")

@@ -22,6 +22,12 @@ BUILTIN: dict[str, str] = {
     "dt-fair": "agents.baselines.twin_search:DTFair",
     "oracle": "agents.baselines.twin_search:Oracle",
     "llm": "agents.llm.agent:LLMAgent",
+    "twm": "agents.twm:TWMPlanner",
+    "fwm-only": "agents.twm:FWMOnly",
+    "cdwm-only": "agents.twm:CDWMOnly",
+    "twm-no-prescreen": "agents.twm:NoPrescreen",
+    "twm-no-phase2": "agents.twm:NoPhase2",
+    "twm-no-verify": "agents.twm:NoVerify",
 }
 """The project's own agents: short name -> ``module:Class``."""
 

@@ -1,7 +1,7 @@
 """``twm-bench``: the project's command line. Thin: parsing and printing only.
 
 * ``list``: agents and scenarios;
-* ``run``: agents x scenarios x seeds (``--preset quick|paper``), records + report into ``--out``;
+* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation``), records + report into ``--out``;
 * ``report DIR``: the table and plots of a results directory;
 * ``twin``: the twin's KPI table of reference library policies;
 * ``train fwm|cdwm``: train the Field or the Control/Dynamics World Model (``--config
@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the available agents and the registered scenarios")
     run = sub.add_parser("run", help="run agents x scenarios x seeds and write records and a report")
-    run.add_argument("--preset", choices=["quick", "paper"], default="quick", help="protocol (default quick)")
+    run.add_argument(
+        "--preset", choices=["quick", "paper", "ablation"], default="quick", help="protocol (default quick)"
+    )
     run.add_argument("--agents", nargs="+", help="agents by name or module:Class (default: the preset's)")
     run.add_argument("--scenarios", nargs="+", help="scenario names (default: the four paper scenarios)")
     run.add_argument("--seeds", type=int, help="seeds per scenario (default: the preset's)")
@@ -83,10 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "report":
             from benchmarks import report
-            from benchmarks.records import RECORDS_FILE, load
 
             path = report.write_report(args.directory)
-            print(report.format_table(report.summarize(load(Path(args.directory) / RECORDS_FILE))))
+            print(report.format_table(report.summarize(report.current_records(args.directory)[0])))
             print(f"\nreport: {path}")
             return 0
         if args.command == "twin":
@@ -155,8 +156,7 @@ def _train(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from benchmarks.records import load
-    from benchmarks.report import format_table, summarize, write_report
+    from benchmarks.report import current_records, format_table, summarize, write_report
     from benchmarks.runner import run
     from benchmarks.spec import preset
 
@@ -173,10 +173,10 @@ def _run(args: argparse.Namespace) -> int:
     if changes:
         spec = dataclasses.replace(spec, **changes)  # validated again
     start = time.perf_counter()
-    path = run(spec, args.out, workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
+    run(spec, args.out, workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
     elapsed = time.perf_counter() - start
     report = write_report(args.out)
-    print(format_table(summarize(load(path))))
+    print(format_table(summarize(current_records(args.out)[0])))
     shape = f"{len(spec.agents)} agents x {len(spec.scenarios)} scenarios x {len(spec.seeds)} seeds"
     print(f"\n{shape} in {elapsed:.1f} s; report: {report}")
     return 0

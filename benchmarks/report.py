@@ -136,6 +136,64 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def gap_closed(rows: list[Row]) -> dict[str, dict[str, float]]:
+    """Per agent and scenario, the share of the uniform -> oracle utility gap the agent closes
+    (1 = as good as the hindsight oracle, 0 = uniform), plus ``"average"`` over the scenarios."""
+    by = {(r.agent, r.scenario): r.utility for r in rows if r.scenario != "average"}
+    oracle = {sc: u for (a, sc), u in by.items() if any(r.reference and r.agent == a for r in rows)}
+    out: dict[str, dict[str, float]] = {}
+    for (agent, sc), u in by.items():
+        if sc in oracle and ("uniform", sc) in by and oracle[sc] > by[("uniform", sc)]:
+            uni = by[("uniform", sc)]
+            out.setdefault(agent, {})[sc] = (u - uni) / (oracle[sc] - uni)
+    for per in out.values():
+        per["average"] = float(sum(per.values()) / len(per))
+    return out
+
+
+def format_gap(rows: list[Row]) -> str:
+    """Markdown table of :func:`gap_closed` (empty without uniform and oracle in the run)."""
+    gaps = gap_closed(rows)
+    if not gaps:
+        return ""
+    scenarios = sorted({sc for per in gaps.values() for sc in per if sc != "average"})
+    lines = [
+        "Share of the uniform -> oracle utility gap closed (1 = hindsight oracle, 0 = uniform):",
+        "",
+        "| agent | " + " | ".join(scenarios) + " | average |",
+        "|" + "---|" * (len(scenarios) + 2),
+    ]
+    for agent, per in gaps.items():
+        if agent in ("uniform",) or any(r.reference and r.agent == agent for r in rows):
+            continue
+        cells = " | ".join(f"{100 * per[sc]:.0f} %" if sc in per else "-" for sc in scenarios)
+        lines.append(f"| {agent} | {cells} | {100 * per['average']:.0f} % |")
+    return "\n".join(lines)
+
+
+def format_latency(records: list[Record]) -> str:
+    """Markdown table of the per-decision timings agents report (``Agent.metrics``), ms."""
+    keys = ("phase1_ms", "verify_ms", "phase2_ms")
+    by: dict[str, list[dict[str, float]]] = {}
+    for r in records:
+        if any(k in r.metrics for k in keys):
+            by.setdefault(r.agent, []).append(r.metrics)
+    if not by:
+        return ""
+    lines = [
+        "Decision latency per decision (mean over episodes, ms, this machine's CPU): Phase 1 once per "
+        "horizon (surrogates, prescreen, ranking), its simulator verification, Phase 2 per later step.",
+        "",
+        "| agent | Phase 1 ms | verification ms | Phase 2 ms | interventions per episode |",
+        "|---|---|---|---|---|",
+    ]
+    for agent, ms in by.items():
+        cell = [f"{_mean([m[k] for m in ms if k in m]):.1f}" if any(k in m for m in ms) else "-" for k in keys]
+        inter = _mean([m.get("interventions", 0.0) for m in ms])
+        lines.append(f"| {agent} | {' | '.join(cell)} | {inter:.2f} |")
+    return "\n".join(lines)
+
+
 def _header(directory: Path) -> str:
     spec_path = directory / SPEC_FILE
     spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
@@ -162,11 +220,14 @@ def _installed(pkg: str) -> bool:
     return True
 
 
-def write_report(directory: str | Path) -> Path:
-    """Write ``report.md`` and the two plots for the records in ``directory``; returns the report path.
+def current_records(directory: str | Path) -> tuple[list[Record], list[Record]]:
+    """The records of ``directory`` made under its ``spec.json``'s configuration, and the others.
+
+    A results folder reused with another configuration holds records of both; the report is of the
+    current one (all records when there is no spec, or when none matches it).
 
     Raises:
-        RecordError: no records file, or a malformed one.
+        RecordError: no records file, or no complete record in it.
     """
     d = Path(directory)
     path = d / RECORDS_FILE
@@ -175,14 +236,36 @@ def write_report(directory: str | Path) -> Path:
     records = load(path)
     if not records:
         raise RecordError(f"{path}: no complete records")
+    spec_path = d / SPEC_FILE
+    config = json.loads(spec_path.read_text()).get("config_hash") if spec_path.exists() else None
+    mine = [r for r in records if r.config_hash == config]
+    if not mine:
+        return records, []
+    return mine, [r for r in records if r.config_hash != config]
+
+
+def write_report(directory: str | Path) -> Path:
+    """Write ``report.md`` and the two plots for the records in ``directory``; returns the report path.
+
+    Raises:
+        RecordError: no records file, or a malformed one.
+    """
+    d = Path(directory)
+    records, others = current_records(d)
     rows = summarize(records)
     from benchmarks.plots import pareto_plot, scm_plot
 
     pareto_plot(rows, d / "pareto")
     scm_plot(rows, d / "scm")
-    text = "\n\n".join(
-        [_header(d), format_table(rows), "![cost-compliance Pareto front](pareto.png)", "![SCM by agent](scm.png)"]
+    note = (
+        f"{len(others)} records of other run configurations in {RECORDS_FILE} are left out (config hash "
+        f"other than `{records[0].config_hash}`)."
+        if others
+        else ""
     )
+    parts = [_header(d), note, format_table(rows), format_gap(rows), format_latency(records)]
+    parts += ["![cost-compliance Pareto front](pareto.png)", "![SCM by agent](scm.png)"]
+    text = "\n\n".join(p for p in parts if p)
     out = d / "report.md"
     out.write_text(text + "\n")
     return out

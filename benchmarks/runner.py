@@ -8,6 +8,7 @@ an agent can pass to its twin replays the episode it is scored on.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 import zlib
@@ -58,6 +59,7 @@ class EpisodeResult:
     sim_calls: int = 0  # twin calls the agent made during the episode (reset and acting)
     decision_s: float = 0.0  # wall time inside the agent (reset + act), s
     error: str | None = None  # why the episode has no KPIs (e.g. the agent exceeded its budget)
+    metrics: dict[str, float] = field(default_factory=dict)  # the agent's own numbers (Agent.metrics)
 
 
 def run_episode(
@@ -100,6 +102,7 @@ def run_episode(
     except BudgetExceededError as exc:
         result.error = f"BudgetExceededError: {exc}"
     result.sim_calls = twin.calls_used - calls0
+    result.metrics = {k: float(v) for k, v in agent.metrics().items()}
     if result.error is None:
         result.kpis = dict(info["episode_kpis"])
         u = utility or Utility()
@@ -162,12 +165,13 @@ def run_unit(
                 truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed)))
                 agent.choose(truth.utility)  # type: ignore[attr-defined]
             res = run_episode(agent, scenario, seed, twin, rng, episode=episode)
-            rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error = (
+            rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error, rec.metrics = (
                 res.kpis,
                 res.utility,
                 res.sim_calls,
                 res.decision_s,
                 res.error,
+                res.metrics,
             )
         if seed in skip:
             continue
@@ -224,12 +228,22 @@ def run(
                 run_unit(*unit, out=str(path), on_record=lambda _: bar.update())
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
                 futures = {pool.submit(run_unit, *unit, out=str(path)): unit for unit in units}
                 for future in as_completed(futures):
                     bar.update(len(future.result()))
                     bar.set_postfix_str(f"{futures[future][0]} on {futures[future][1]} done")
     return path
+
+
+def one_thread_per_process() -> None:
+    """Worker initializer: one BLAS / OpenMP thread per worker process.
+
+    Set before any agent imports torch or numpy's BLAS, so N workers on N cores do not each start
+    N threads (oversubscribed OpenMP threads spin: the world-model planners ran 10-30x slower).
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
 
 
 def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, bar: tqdm[Any]) -> None:

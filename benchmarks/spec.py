@@ -18,6 +18,9 @@ CALLS_PER_HORIZON = 12
 """The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
 
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
+PAPER = ("twm", "fwm-only", "cdwm-only", "llm", "dt-fair", "uniform", "proportional", "random", "oracle")
+"""The paper's comparison (section X-C, fig. 6-7), plus random."""
+ABLATIONS = ("twm", "twm-no-prescreen", "twm-no-phase2", "twm-no-verify", "cdwm-only", "fwm-only", "uniform", "oracle")
 
 
 class SpecError(ValueError):
@@ -71,10 +74,15 @@ class RunSpec:
 
 
 def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
-    """``quick``: every available agent, the four scenarios, 4 seeds (about a minute);
-    ``paper``: the classic baselines (or ``agents``) on the paper's protocol."""
+    """``quick``: every available agent but the ablations, the four scenarios, 4 seeds;
+    ``paper``: the planners and baselines of the paper's comparison (or ``agents``) on its protocol;
+    ``ablation``: the TWM planner with one layer removed at a time, same protocol."""
     if name == "quick":
-        return RunSpec(agents=agents or tuple(available()), seeds=tuple(range(4)), preset=name)
+        ablation_only = set(ABLATIONS) - set(PAPER)
+        every = tuple(a for a in available() if a not in ablation_only)
+        return RunSpec(agents=agents or every, seeds=tuple(range(4)), preset=name)
     if name == "paper":
-        return RunSpec(agents=agents or CLASSIC, preset=name)
-    raise SpecError(f"unknown preset {name!r}; valid: ['paper', 'quick']")
+        return RunSpec(agents=agents or PAPER, preset=name)
+    if name == "ablation":
+        return RunSpec(agents=agents or ABLATIONS, preset=name)
+    raise SpecError(f"unknown preset {name!r}; valid: ['ablation', 'paper', 'quick']")

@@ -57,6 +57,21 @@ def test_run__writes_records_spec_report_and_plots(tmp_path, capsys) -> None:
     report = (out / "report.md").read_text()
     assert "config hash" in report and "| dt-fair | hotspot-id | 3 |" in report
     assert "oracle (reference)" in capsys.readouterr().out
+    assert "Share of the uniform -> oracle utility gap closed" in report and "| dt-fair | " in report
+    # Rerun into the same folder with another budget: the report is of the new configuration only.
+    assert main(["run", "--agents", "uniform", "oracle", *_FAST, "--budget", "12", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "18 records of other run configurations" in report and "| dt-fair |" not in report
+
+
+def test_presets__paper_and_ablation_agents_quick_leaves_the_ablations_out() -> None:
+    from benchmarks.spec import ABLATIONS, PAPER, preset
+
+    assert preset("paper").agents == PAPER and len(preset("paper").seeds) == 32
+    assert {"twm", "fwm-only", "cdwm-only", "llm", "dt-fair", "uniform", "proportional", "oracle"} <= set(PAPER)
+    assert preset("ablation").agents == ABLATIONS
+    quick = preset("quick").agents
+    assert "twm" in quick and not any(a.startswith("twm-no-") for a in quick)
 
 
 def test_run__resume_after_a_kill_loses_nothing_and_adds_no_duplicates(tmp_path) -> None:

@@ -1,0 +1,47 @@
+"""The TWM planner and its single-world and ablation configurations (one class, one switch each).
+
+| name | what differs from ``twm`` |
+|---|---|
+| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 |
+| ``fwm-only`` | no CDWM: candidates ranked by spatial risk alone |
+| ``cdwm-only`` | no FWM: RSSM ranking without spatial scoring |
+| ``twm-no-prescreen`` | the LLM prescreen off |
+| ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
+| ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
+"""
+
+from typing import Any, ClassVar
+
+from agents.twm.planner import PlannerConfig, TWMPlanner
+
+
+class FWMOnly(TWMPlanner):
+    """The FWM-only agent: ranks by spatial risk (paper: moderate SCM, no saving)."""
+
+    name: ClassVar[str] = "fwm-only"
+    defaults: ClassVar[dict[str, Any]] = {"cdwm": False}
+
+
+class CDWMOnly(TWMPlanner):
+    """The CDWM-only agent: RSSM ranking without FWM spatial scoring."""
+
+    name: ClassVar[str] = "cdwm-only"
+    defaults: ClassVar[dict[str, Any]] = {"fwm": False}
+
+
+class NoPrescreen(TWMPlanner):
+    name: ClassVar[str] = "twm-no-prescreen"
+    defaults: ClassVar[dict[str, Any]] = {"prescreen": False}
+
+
+class NoPhase2(TWMPlanner):
+    name: ClassVar[str] = "twm-no-phase2"
+    defaults: ClassVar[dict[str, Any]] = {"phase2": False}
+
+
+class NoVerify(TWMPlanner):
+    name: ClassVar[str] = "twm-no-verify"
+    defaults: ClassVar[dict[str, Any]] = {"verify": 0}
+
+
+__all__ = ["CDWMOnly", "FWMOnly", "NoPhase2", "NoPrescreen", "NoVerify", "PlannerConfig", "TWMPlanner"]

@@ -1,0 +1,448 @@
+"""The TWM planner (paper section X-B): world models rank, the twin verifies, the LLM layer guards.
+
+**Phase 1**, once per horizon (the episode's first step), from the live state:
+
+1. *surrogates* score the 256 library candidates: the CDWM's predicted episode utility (one
+   latent sample per member) and the FWM's spatial risk of the candidate's shares on the field
+   seen now; the ``shortlist`` best (default 128) go on;
+2. the LLM layer's *prescreen* drops structurally unsafe candidates (zero cost to the models);
+3. the survivors are *ranked* with uncertainty: CDWM utility with ``samples`` draws per member,
+   minus ``pessimism`` x the members' disagreement, minus ``risk_weight`` x the FWM risk;
+4. the ``verify`` best are *simulator-verified*: ``verify_seeds`` rollouts each of the nominal
+   twin from the live snapshot (3 x 4 = 12 calls per horizon: 384 over the paper's 32). The best
+   verified mean utility among those whose violation rate passes the guardrail is executed; if
+   none passes, uniform 1/3 is.
+
+**Phase 2**, every later step: the CDWM re-scores the executing plan from the episode so far
+(and the FWM the step's shares on the live field). A *corner case* is a predicted violation
+probability above ``trigger_violation``, a members' disagreement above ``trigger_disagreement``,
+or a spatial risk above ``trigger_risk``. Then the LLM layer proposes alternatives — its
+templates (``agents/llm/interventions.py``) applied to the plan from this step, and the
+remaining steps of the best Phase-1 survivors — scored together by the world models; the best
+one must pass the guardrail and the **do-no-harm gate** (predicted utility above the current
+plan's by ``margin``, pessimistically no worse) before it replaces the plan.
+
+Every decision (scores, verification, triggers, proposals, verdicts) goes to the audit trace
+when ``trace`` names a file. Phase timings are returned by :meth:`TWMPlanner.metrics` and land in
+the benchmark records. The single-world agents and the ablations are configurations of this
+class (``agents/twm/__init__.py``), so comparisons differ in one switch at a time.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from agents.base import Action, Agent, EpisodeContext, Observation
+from agents.cdwm.data import KPI_NAMES, flatten_obs, live_step_kpi_vector
+from agents.cdwm.predictor import CDWMModel, Ranking
+from agents.fwm.predictor import FieldModel
+from agents.fwm.scorer import FieldScorer
+from agents.llm.backends import BackendConfig, make_backend
+from agents.llm.decide import choose_template, model_prescreen
+from agents.llm.interventions import TEMPLATES, AuditTrace, Proposal, Verdict, apply, do_no_harm, guardrail
+from agents.llm.prescreen import prescreen
+from twm_gym.core.kpi import step_cost
+from twm_gym.core.params import Scenario
+from twm_gym.core.state import Snapshot
+
+F32 = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Every switch and number of the planner (defaults: the paper's TWM).
+
+    Attributes:
+        fwm: score with the Field World Model (spatial risk).
+        cdwm: score with the Control/Dynamics World Model (utility rollouts).
+        prescreen: drop structurally unsafe candidates before ranking.
+        phase2: monitor every step and apply gated interventions.
+        shortlist: candidates kept by the surrogates (of 256).
+        verify: candidates simulator-verified per horizon (0: none; the best ranked is executed).
+        verify_seeds: nominal-twin rollouts per verified candidate.
+        model_weight: the CDWM's predicted utility counts as this many verified rollouts when the
+            verified candidates are compared (0: the verified mean alone).
+        samples: CDWM latent draws per member when ranking the survivors.
+        pessimism: ranking score = utility - pessimism x members' disagreement - risk_weight x risk.
+        risk_weight: weight of the FWM spatial risk in the TWM score (utility units per unit risk).
+        risk_steps: FWM scores a plan at every ``risk_steps``-th of its remaining steps.
+        guardrail: largest violation rate (verified) or probability (predicted) an executed plan may have.
+        trigger_violation / trigger_disagreement / trigger_risk: Phase-2 corner-case triggers.
+        margin: do-no-harm gate margin (utility units).
+        amounts: template amounts the LLM layer may propose.
+        template_margin: extra margin a template edit must clear (its shares lie off the library the
+            CDWM was trained around, where its predictions are least trustworthy).
+        alternatives: Phase-1 survivors offered as alternatives in Phase 2.
+        cheap_alternatives: the library's cheapest candidates also offered (once a violation is
+            certain, the episode's utility is only its cost term: the cheapest plan is the best).
+        trace: JSON-lines audit trace path ('' for none).
+        llm_backend: the LLM layer's backend ('' for ``TWM_LLM_BACKEND``, else embedded). A model
+            backend decides the prescreen (once per scenario) and picks the template at a corner
+            case (executing plan past the guardrail; once per episode); its answers are validated
+            and fall back to the embedded rules (``agents/llm/decide.py``).
+        fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults).
+    """
+
+    fwm: bool = True
+    cdwm: bool = True
+    prescreen: bool = True
+    phase2: bool = True
+    shortlist: int = 128
+    verify: int = 3
+    verify_seeds: int = 4
+    model_weight: float = 0.0
+    samples: int = 4
+    pessimism: float = 0.5
+    risk_weight: float = 0.0
+    risk_steps: int = 3
+    guardrail: float = 0.5
+    trigger_violation: float = 0.0
+    trigger_disagreement: float = 0.0
+    trigger_risk: float = 0.45
+    margin: float = 0.05
+    amounts: tuple[float, ...] = (0.1, 0.2)
+    template_margin: float = 0.15
+    alternatives: int = 16
+    cheap_alternatives: int = 4
+    trace: str = ""
+    llm_backend: str = ""
+    fwm_checkpoint: str = ""
+    cdwm_checkpoint: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.fwm or self.cdwm):
+            raise ValueError("fwm / cdwm: the planner needs at least one world model")
+        for name in ("shortlist", "verify_seeds", "samples", "risk_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be >= 1, got {getattr(self, name)}")
+        for name in ("verify", "alternatives", "cheap_alternatives"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.guardrail <= 1.0:
+            raise ValueError(f"guardrail: must be in [0, 1], got {self.guardrail}")
+        for a in self.amounts:
+            Proposal(TEMPLATES[0], a)  # raises naming the valid range
+
+
+_MODELS: dict[tuple[str, str], Any] = {}
+
+
+def _field_model(path: str) -> FieldModel:
+    key = ("fwm", path)
+    if key not in _MODELS:
+        _MODELS[key] = FieldModel.load(path, device="cpu") if path else FieldModel.default(device="cpu")
+    return _MODELS[key]  # type: ignore[no-any-return]
+
+
+def _dynamics_model(path: str) -> CDWMModel:
+    key = ("cdwm", path)
+    if key not in _MODELS:
+        _MODELS[key] = CDWMModel.load(path, device="cpu") if path else CDWMModel.default(device="cpu")
+    return _MODELS[key]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, eq=False)
+class Scores:
+    """World-model scores of ``N`` plans (higher ``score`` is better)."""
+
+    score: F32  # (N,) what the planner ranks by
+    utility: F32  # (N,) CDWM mean utility (0 without a CDWM)
+    disagreement: F32  # (N,) CDWM members' spread of the mean utility
+    p_violation: F32  # (N,) CDWM calibrated violation probability (FWM: risk above 0.5 as a proxy)
+    risk: F32  # (N,) FWM spatial risk (0 without an FWM)
+
+
+class TWMPlanner(Agent):
+    """The TWM planner; options are :class:`PlannerConfig` fields (e.g. ``verify=0``)."""
+
+    name: ClassVar[str] = "twm"
+    defaults: ClassVar[dict[str, Any]] = {}
+    """Overrides of :class:`PlannerConfig` that make a named configuration (``fwm-only``, ...)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__()
+        valid = {f.name for f in fields(PlannerConfig)}
+        unknown = sorted(set(options) - valid)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}: unknown options {unknown}; valid: {sorted(valid)}")
+        self.config = PlannerConfig(**{**self.defaults, **options})
+        self.fwm = _field_model(self.config.fwm_checkpoint) if self.config.fwm else None
+        self.cdwm = _dynamics_model(self.config.cdwm_checkpoint) if self.config.cdwm else None
+        name = {"name": self.config.llm_backend} if self.config.llm_backend else {}
+        self.llm_config = BackendConfig.from_env(**name)
+        self.llm = make_backend(self.llm_config)
+        self.trace = AuditTrace(Path(self.config.trace), backend=self.llm_config.name) if self.config.trace else None
+        self._timing: dict[str, list[float]] = {}
+
+    # -- episode ---------------------------------------------------------------------------------
+
+    def reset(self, context: EpisodeContext) -> None:
+        super().reset(context)
+        scenario = context.card.nominal
+        if getattr(self, "_scenario", None) is not scenario:
+            self._scenario: Scenario = scenario
+            self._scorer = FieldScorer(self.fwm, scenario) if self.fwm is not None else None
+            lib = context.card.library
+            if self.llm is None:
+                self._safe = prescreen(scenario, lib).keep
+            else:
+                decision = model_prescreen(scenario, lib, self.llm, name=self.llm_config.name)
+                self._safe = decision.value.keep
+                self._log_prescreen = {
+                    "backend": decision.backend,
+                    "fell_back": decision.fell_back,
+                    "rejected_answers": decision.rejected,
+                    "kept": int(decision.value.keep.sum()),
+                }
+            cost = _policy_cost(scenario, lib.p, lib.b)
+            self._cheap = np.argsort(cost, kind="stable")[: self.config.cheap_alternatives]
+        self._obs: list[F32] = []
+        self._acts: list[F32] = []
+        self._kpis: list[F32] = []
+        self._snap: Snapshot | None = None
+        self._plan: tuple[F32, F32] | None = None
+        self._survivors: NDArray[np.int64] = np.zeros(0, np.int64)
+        self._timing = {"phase1_ms": [], "phase2_ms": [], "verify_ms": []}
+        self.interventions = 0
+        self.fallback = False
+        self._asked_model = False
+        self._last_p_violation = 0.0
+
+    def act(self, observation: Observation) -> Action:
+        t = self._t
+        self._t += 1
+        snap = self.ctx.snapshot()
+        if t > 0 and self._snap is not None:
+            util = observation["csw_radio_util"]
+            self._kpis.append(live_step_kpi_vector(self._scenario, self._snap, snap, util))
+        self._snap = snap
+        self._obs.append(flatten_obs(observation))
+        if self._plan is None:
+            self._phase1(snap)
+        elif self.config.phase2:
+            start = time.perf_counter()
+            self._phase2(t, snap)
+            self._timing["phase2_ms"].append(1e3 * (time.perf_counter() - start))
+        assert self._plan is not None
+        p, b = self._plan
+        action = self.ctx.card.layout.pack(p[t], b[t])
+        self._acts.append(action)
+        return action
+
+    def metrics(self) -> dict[str, float]:
+        """Mean wall time per decision of each phase (ms; Phase 1 excludes verification) and counts."""
+        out = {k: float(np.mean(v)) for k, v in self._timing.items() if v}
+        out["interventions"] = float(self.interventions)
+        out["fallback"] = float(self.fallback)
+        return out
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def _seed_models(self, tag: str) -> None:
+        """Seed torch's sampler from the agent's generator: identical decisions for a fixed seed."""
+        torch.manual_seed(int(self.ctx.rng.integers(2**31)) ^ zlib.crc32(tag.encode()))
+
+    def score(self, t: int, snap: Snapshot, p: F32, b: F32, samples: int) -> Scores:
+        """World-model scores of ``N`` plans' remaining steps ``p (N, H, C, S)``, ``b (N, H, L, S)``."""
+        cfg, n = self.config, p.shape[0]
+        zeros = np.zeros(n, np.float32)
+        utility, disagreement, p_violation, risk = zeros, zeros, zeros, zeros
+        if self._scorer is not None:
+            # With no weight in the ranking, only the first plan's risk at this step is read (the
+            # Phase-2 monitor); otherwise every plan's at every `risk_steps`-th remaining step.
+            ranked = self.cdwm is None or cfg.risk_weight > 0
+            rows = slice(None) if ranked else slice(0, 1)
+            steps = range(0, p.shape[1], cfg.risk_steps) if ranked else range(1)
+            scored = [self._scorer.score(snap.egw, t + k, p[rows, k], b[rows, k]).risk for k in steps]
+            risk = zeros.copy()
+            risk[rows] = np.mean(scored, axis=0)
+        if self.cdwm is not None:
+            r = self._rank(t, p, b, samples)
+            utility, disagreement, p_violation = r.utility, r.disagreement, r.p_violation
+            score = utility - cfg.pessimism * disagreement - (cfg.risk_weight * risk if self.fwm else 0.0)
+        else:  # FWM only: spatial risk alone, its excess over demand-at-capacity as the violation proxy
+            score = -risk
+            p_violation = np.clip((risk - 0.5) * 4.0, 0.0, 1.0).astype(np.float32)
+        return Scores(np.asarray(score, np.float32), utility, disagreement, p_violation, risk)
+
+    def _rank(self, t: int, p: F32, b: F32, samples: int) -> Ranking:
+        assert self.cdwm is not None
+        obs = np.stack(self._obs[: t + 1])
+        width = self.ctx.card.layout.action_size
+        act = np.stack(self._acts[:t]) if t else np.zeros((0, width), np.float32)
+        kpi = np.stack(self._kpis[:t]) if t else np.zeros((0, len(KPI_NAMES)), np.float32)
+        return self.cdwm.rank(self._scenario, obs, act, kpi, p, b, samples=samples)
+
+    # -- Phase 1 ---------------------------------------------------------------------------------
+
+    def _phase1(self, snap: Snapshot) -> None:
+        cfg, lib, twin = self.config, self.ctx.card.library, self.ctx.twin
+        start = time.perf_counter()
+        self._seed_models("surrogate")
+        every = np.arange(len(lib))
+        surrogate = self.score(0, snap, lib.p, lib.b, samples=1)
+        order = every[np.argsort(-surrogate.score, kind="stable")]
+        short = order[: cfg.shortlist]
+        survivors = short[self._safe[short]] if cfg.prescreen else short
+        if survivors.size == 0:
+            survivors = short  # nothing passes the prescreen: rank the shortlist rather than nothing
+        self._seed_models("rank")
+        ranked = self.score(0, snap, lib.p[survivors], lib.b[survivors], samples=cfg.samples)
+        best_first = np.argsort(-ranked.score, kind="stable")
+        survivors = survivors[best_first]
+        self._survivors = survivors[: max(cfg.alternatives, 1)]
+        phase1_s = time.perf_counter() - start
+        inputs = {
+            "step": 0,
+            "library": len(lib),
+            "shortlist": len(short),
+            "survivors": len(survivors),
+            "top": [lib.names[i] for i in survivors[:5]],
+            "top_scores": ranked.score[best_first][:5],
+            "top_p_violation": ranked.p_violation[best_first][:5],
+            "prescreen": getattr(self, "_log_prescreen", {"backend": "embedded"}),
+        }
+        self._log("phase1-rank", inputs)
+
+        start = time.perf_counter()
+        left = twin.remaining
+        k = cfg.verify if left is None else min(cfg.verify, left // cfg.verify_seeds)
+        if k > 0:
+            picks = survivors[:k]
+            seeds = self.ctx.episode * cfg.verify_seeds + np.arange(cfg.verify_seeds)
+            out = twin.rollout(
+                lib.p[picks].repeat(cfg.verify_seeds, 0),
+                lib.b[picks].repeat(cfg.verify_seeds, 0),
+                np.tile(seeds, k),
+                start=snap,
+            )
+            u = out.utility.reshape(k, cfg.verify_seeds).mean(axis=1)
+            if self.cdwm is not None and cfg.model_weight > 0:
+                predicted = ranked.utility[best_first][:k]
+                u = (cfg.verify_seeds * u + cfg.model_weight * predicted) / (cfg.verify_seeds + cfg.model_weight)
+            viol = out.kpis.global_violation.reshape(k, cfg.verify_seeds).mean(axis=1)
+            passing = viol <= cfg.guardrail
+            verdicts = [guardrail(float(v), cfg.guardrail) for v in viol]
+            choice = int(picks[np.argmax(np.where(passing, u, -np.inf))]) if passing.any() else None
+            self._log(
+                "phase1-verify",
+                {"candidates": [lib.names[i] for i in picks], "utility": u, "violation_rate": viol},
+                verdicts[int(np.argmax(np.where(passing, u, -np.inf)))] if passing.any() else verdicts[0],
+                sim_calls=int(k * cfg.verify_seeds),
+            )
+        else:  # no budget to verify: the predicted best, if the guardrail lets it through
+            best = int(best_first[0])
+            verdict = guardrail(float(ranked.p_violation[best]), cfg.guardrail)
+            choice = int(survivors[0]) if verdict.accept else None
+            self._log("phase1-unverified", {"candidate": lib.names[int(survivors[0])]}, verdict)
+        self._timing["verify_ms"].append(1e3 * (time.perf_counter() - start))
+        self._timing["phase1_ms"].append(1e3 * phase1_s)
+        if choice is None:
+            self.fallback = True
+            shape_p, shape_b = lib.p.shape[1:], lib.b.shape[1:]
+            self._plan = (np.full(shape_p, 1 / 3, np.float32), np.full(shape_b, 1 / 3, np.float32))
+            self._log("phase1-fallback", {"reason": "no candidate passed verification"})
+        else:
+            self._plan = (lib.p[choice].copy(), lib.b[choice].copy())
+            self._log("phase1-execute", {"candidate": lib.names[choice]})
+
+    # -- Phase 2 ---------------------------------------------------------------------------------
+
+    def _phase2(self, t: int, snap: Snapshot) -> None:
+        cfg, lib = self.config, self.ctx.card.library
+        assert self._plan is not None
+        plan_p, plan_b = self._plan
+        proposals: list[tuple[str, F32, F32]] = [("current", plan_p, plan_b)]
+        for proposal in self._templates(t):
+            p, b = apply(proposal, self._scenario, plan_p, plan_b)
+            proposals.append((f"{proposal.template}@{proposal.amount:g}", p, b))
+        offered = dict.fromkeys([*self._survivors[: cfg.alternatives].tolist(), *self._cheap.tolist()])
+        for i in offered:
+            p, b = plan_p.copy(), plan_b.copy()
+            p[t:], b[t:] = lib.p[i, t:], lib.b[i, t:]
+            proposals.append((f"switch:{lib.names[i]}", p, b))
+        # One world-model pass scores the plan (the monitor) and every alternative together.
+        self._seed_models(f"phase2-{t}")
+        pp = np.stack([p[t:] for _, p, _ in proposals])
+        bb = np.stack([b[t:] for _, _, b in proposals])
+        scored = self.score(t, snap, pp, bb, cfg.samples)
+        self._last_p_violation = float(scored.p_violation[0])
+        triggers = {
+            "p_violation": bool(self.cdwm is not None and scored.p_violation[0] > cfg.trigger_violation),
+            "disagreement": bool(self.cdwm is not None and scored.disagreement[0] > cfg.trigger_disagreement),
+            "risk": bool(self.fwm is not None and scored.risk[0] > cfg.trigger_risk),
+        }
+        if not any(triggers.values()) or len(proposals) == 1:
+            return
+        handicap = np.array([cfg.template_margin if "@" in n else 0.0 for n, _, _ in proposals], np.float32)
+        best = 1 + int(np.argmax(scored.score[1:] - handicap[1:]))
+        name, p_new, b_new = proposals[best]
+        # The guardrail blocks a move that raises the violation risk past the threshold; once the
+        # current plan is itself past it (a violation already certain), it blocks only moves that raise it.
+        guard = guardrail(float(scored.p_violation[best]), max(cfg.guardrail, float(scored.p_violation[0])))
+        # The gate reads the numbers the proposals were ranked by: one predictor for both plans.
+        index = {id(plan_p): 0, id(p_new): best}
+
+        def predictor(p: F32, b: F32) -> tuple[float, float]:
+            k = index[id(p)]
+            return float(scored.score[k]), float(scored.disagreement[k])
+
+        gate = do_no_harm((plan_p, plan_b), (p_new, b_new), predictor, margin=cfg.margin + float(handicap[best]))
+        verdict: Verdict = gate if guard.accept else guard
+        if guard.accept and gate.accept:
+            self._plan = (p_new, b_new)
+            self.interventions += 1
+        inputs = {
+            "step": t,
+            "triggers": triggers,
+            "proposal": name,
+            "proposals": len(proposals) - 1,
+            "current_p_violation": float(scored.p_violation[0]),
+            "current_risk": float(scored.risk[0]),
+        }
+        self._log("phase2-intervention", inputs, verdict, p_violation=float(scored.p_violation[best]))
+
+    def _templates(self, t: int) -> list[Proposal]:
+        """The template edits the LLM layer proposes at step ``t``: the embedded backend offers
+        every template at every amount (the gate chooses); a model backend picks one, at most once
+        per episode, when the executing plan is past the guardrail."""
+        if self.llm is None:
+            return [Proposal(template, amount, t0=t) for template in TEMPLATES for amount in self.config.amounts]
+        if self._asked_model or self._last_p_violation <= self.config.guardrail:
+            return []
+        self._asked_model = True
+        decision = choose_template({"p_violation": self._last_p_violation}, self.llm, name=self.llm_config.name)
+        self._log(
+            "phase2-template",
+            {
+                "step": t,
+                "backend": decision.backend,
+                "rejected": decision.rejected,
+                "proposal": None if decision.value is None else asdict(decision.value),
+            },
+        )
+        return [] if decision.value is None else [replace(decision.value, t0=t)]
+
+    def _log(self, decision: str, inputs: dict[str, Any], verdict: Verdict | None = None, **extra: Any) -> None:
+        if self.trace is not None:
+            config = {"agent": self.name, **{k: v for k, v in asdict(self.config).items() if k != "trace"}}
+            self.trace.record(decision, inputs, verdict, episode=self.ctx.episode, config=config, **extra)
+
+
+def _policy_cost(scenario: Scenario, p: F32, b: F32) -> F32:
+    """``(N,)`` total control cost of ``N`` policies over their steps (from uniform shares)."""
+    n, _, c, s = p.shape
+    last_p, last_b = np.full((n, c, s), 1 / 3, np.float32), np.full((n, b.shape[2], s), 1 / 3, np.float32)
+    total = np.zeros(n, np.float32)
+    for k in range(p.shape[1]):
+        total += step_cost(scenario.cost, p[:, k], b[:, k], last_p, last_b)
+        last_p, last_b = p[:, k], b[:, k]
+    return total
