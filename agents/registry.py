@@ -1,5 +1,6 @@
-"""Find agents by short name, by ``"package.module:Class"``, or through the ``twm_gym.agents``
-entry-point group (so a separately installed package plugs in)::
+"""Find agents by short name, by ``"package.module:Class"``, by ``"KIND:CHECKPOINT"`` for learned
+policies (``sb3:runs/ppo``, ``ippo:runs/ippo``), or through the ``twm_gym.agents`` entry-point group
+(so a separately installed package plugs in)::
 
     [project.entry-points."twm_gym.agents"]
     my-planner = "my_package.planner:MyPlanner"
@@ -28,8 +29,16 @@ BUILTIN: dict[str, str] = {
     "twm-no-prescreen": "agents.twm:NoPrescreen",
     "twm-no-phase2": "agents.twm:NoPhase2",
     "twm-no-verify": "agents.twm:NoVerify",
+    "ppo": "agents.rl.agent:PPOAgent",
+    "ippo": "agents.rl.marl:IPPOAgent",
 }
 """The project's own agents: short name -> ``module:Class``."""
+
+CHECKPOINT_KINDS: dict[str, str] = {
+    "sb3": "agents.rl.agent:SB3Agent",
+    "ippo": "agents.rl.marl:IPPOAgent",
+}
+"""``KIND:PATH`` specs: the class of ``KIND`` built with ``checkpoint=PATH`` (no suffix)."""
 
 
 class UnknownAgentError(ValueError):
@@ -61,16 +70,38 @@ def _load(target: str, label: str) -> type[Agent]:
     return cls
 
 
+def _checkpoint_spec(spec: str) -> tuple[str, str] | None:
+    """``(kind, path)`` of a ``KIND:PATH`` spec, or None."""
+    kind, sep, path = spec.partition(":")
+    return (kind, path) if sep and kind in CHECKPOINT_KINDS else None
+
+
 def resolve(spec: str) -> type[Agent]:
-    """The agent class named by ``spec``: a short name, or ``"package.module:Class"``."""
+    """The agent class named by ``spec``: a short name, ``"package.module:Class"`` or ``"KIND:PATH"``."""
     names = available()
     if spec in names:
         return _load(names[spec], spec)
+    checkpoint = _checkpoint_spec(spec)
+    if checkpoint is not None:
+        from agents.checkpoint_io import paths  # torch: only for learned agents
+
+        kind, path = checkpoint
+        missing = [str(p) for p in paths(path) if not p.is_file()]
+        if missing:
+            raise UnknownAgentError(f"agent {spec!r}: checkpoint file(s) {missing} do not exist")
+        return _load(CHECKPOINT_KINDS[kind], spec)
     if ":" in spec:
         return _load(spec, spec)
-    raise UnknownAgentError(f"unknown agent {spec!r}; valid names: {sorted(names)} or 'package.module:Class'")
+    raise UnknownAgentError(
+        f"unknown agent {spec!r}; valid names: {sorted(names)}, 'package.module:Class' or "
+        f"'KIND:CHECKPOINT' with KIND in {sorted(CHECKPOINT_KINDS)}"
+    )
 
 
 def make_agent(spec: str, **config: Any) -> Agent:
     """An instance of the agent named by ``spec`` with its ``config`` options."""
-    return resolve(spec)(**config)
+    cls = resolve(spec)
+    checkpoint = _checkpoint_spec(spec)
+    if checkpoint is not None and spec not in available():
+        config = {"checkpoint": checkpoint[1], **config}
+    return cls(**config)

@@ -52,8 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     twin.add_argument("--scenarios", nargs="+", default=list(PAPER_SCENARIOS), help="scenario names")
     twin.add_argument("--seeds", type=int, default=32, help="exogenous seeds per scenario (default 32)")
     twin.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
-    train = sub.add_parser("train", help="train a world model and write its checkpoint")
-    train.add_argument("model", choices=["fwm", "cdwm"], help="which model")
+    train = sub.add_parser("train", help="train a world model or an RL policy and write its checkpoint")
+    train.add_argument(
+        "model",
+        choices=["fwm", "cdwm", "ppo", "sac", "ippo"],
+        help="fwm / cdwm: a world model; ppo / sac: an SB3 policy on TWM/* ids; ippo: shared multi-agent PPO",
+    )
     train.add_argument("--config", default="default", help="preset: default or tiny (default: default)")
     train.add_argument(
         "--set", nargs="+", default=[], metavar="KEY=VALUE", help="override config fields, e.g. epochs=4 device=cpu"
@@ -133,9 +137,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.model == "fwm":
         from agents.fwm.train import FWMConfig as Config
         from agents.fwm.train import train
-    else:
+    elif args.model == "cdwm":
         from agents.cdwm.train import CDWMConfig as Config  # type: ignore[assignment]
         from agents.cdwm.train import train  # type: ignore[assignment]
+    else:
+        from agents.rl.marl import scenarios_of, train_ippo
+        from agents.rl.train import RLConfig as Config  # type: ignore[assignment]
+        from agents.rl.train import observation_keys, train  # type: ignore[assignment]
+
+        if args.model == "ippo":
+            train = train_ippo  # type: ignore[assignment]
 
     overrides = {}
     for item in args.set:
@@ -145,7 +156,16 @@ def _train(args: argparse.Namespace) -> int:
             return 2
         overrides[key] = value
     try:
+        if args.model in ("ppo", "sac", "ippo"):
+            algo = "sac" if args.model == "sac" else "ppo"
+            if overrides.get("algo", algo) != algo:
+                raise ValueError(f"RLConfig.algo: `train {args.model}` trains {algo}; drop --set algo=...")
+            overrides["algo"] = algo
         config = Config.preset(args.config).replace(overrides)
+        if args.model in ("ppo", "sac"):
+            observation_keys(config)  # type: ignore[arg-type]  # every env id: Dict spaces, one shape
+        elif args.model == "ippo":
+            scenarios_of(config)  # type: ignore[arg-type]
     except (ValueError, ScenarioError) as exc:
         print(f"twm-bench: error: {exc}", file=sys.stderr)
         return 2

@@ -7,12 +7,13 @@ an agent can pass to its twin replays the episode it is scored on.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -223,9 +224,10 @@ def run(
         if backend == "ray":
             _run_ray(units, path, address, bar)
         elif workers == 1 or len(units) <= 1:
-            for unit in units:
-                bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
-                run_unit(*unit, out=str(path), on_record=lambda _: bar.update())
+            with one_torch_thread():
+                for unit in units:
+                    bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
+                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update())
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
             with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
@@ -244,6 +246,24 @@ def one_thread_per_process() -> None:
     """
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block with one torch CPU thread, then restore the previous count.
+
+    The serial path's counterpart of :func:`one_thread_per_process`: the agents' networks are
+    small, so a second thread saves no wall time on an idle 2-core machine (quick preset: 32 s
+    either way) and, with anything else running, its spinning made the same run 7x slower.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, bar: tqdm[Any]) -> None:
