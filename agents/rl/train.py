@@ -152,12 +152,18 @@ PRESETS: dict[str, RLConfig] = {
 
 
 def observation_keys(config: RLConfig) -> list[str]:
-    """The ``Dict`` observation keys of ``config.envs`` (checked to share their spaces)."""
+    """The ``Dict`` observation keys of ``config.envs``, checked: ``Dict`` observations, ``Box``
+    actions, the same spaces for every id (one policy, one shape); else ``ValueError``."""
     probes = {env_id: gym.make(env_id) for env_id in config.envs}
     first_id, first = next(iter(probes.items()))
     for env_id, env in probes.items():
         if not isinstance(env.observation_space, gym.spaces.Dict):
             raise ValueError(f"RLConfig.envs: {env_id!r} has no Dict observation space ({env.observation_space})")
+        if not isinstance(env.action_space, gym.spaces.Box):
+            raise ValueError(
+                f"RLConfig.envs: {env_id!r} acts in {env.action_space}, not a Box of shares; "
+                "use a TWM/Slicing-* id (TWM/Field-v0 has no control)"
+            )
         if env.observation_space != first.observation_space or env.action_space != first.action_space:
             raise ValueError(
                 f"RLConfig.envs: {env_id!r} has other spaces than {first_id!r}; one policy needs one shape"

@@ -159,6 +159,11 @@ def test_cli_train_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["train", "sac", "--set", "width=wide", "--out", str(tmp_path / "x")]) == 2
     assert "RLConfig.width" in capsys.readouterr().err
     assert main(["train", "ippo", "--set", "envs=TWM/Field-v0", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "ppo", "--set", "envs=TWM/Field-v0", "--out", str(tmp_path / "x")]) == 2
+    assert "not a Box of shares" in capsys.readouterr().err
+    mixed = "envs=TWM/Slicing-v0,TWM/Slicing-Tiny-v0"
+    assert main(["train", "ppo", "--set", mixed, "--out", str(tmp_path / "x")]) == 2
+    assert "other spaces" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not DEFAULT_PPO.with_suffix(".json").is_file(), reason="no shipped PPO checkpoint")
