@@ -15,7 +15,7 @@ import torch
 from agents.checkpoint_io import CheckpointError
 from agents.registry import UnknownAgentError, make_agent
 from agents.rl.agent import DEFAULT_PPO, SB3Agent, policy_action
-from agents.rl.marl import AgentSlots, IPPOAgent
+from agents.rl.marl import DEFAULT_IPPO, AgentSlots, IPPOAgent
 from agents.rl.policy import load_policy, save_policy
 from agents.rl.spaces import UnitObservation, shares_of, wrap_for_learning
 from agents.rl.train import RLConfig, build_model, make_vec_env, observation_keys
@@ -166,7 +166,8 @@ def test_cli_train_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "other spaces" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not DEFAULT_PPO.with_suffix(".json").is_file(), reason="no shipped PPO checkpoint")
-def test_shipped_ppo_loads_and_plays() -> None:
-    records = run_unit("ppo", "wave-id", [0], 0, 0, "h")
-    assert records[0].error is None and np.isfinite(records[0].utility)
+@pytest.mark.parametrize("name", ["ppo", "ippo"])
+def test_shipped_policies_load_and_play(name: str) -> None:
+    assert DEFAULT_PPO.with_suffix(".json").is_file() and DEFAULT_IPPO.with_suffix(".json").is_file()
+    records = run_unit(name, "wave-id", [0], 0, 0, "h")
+    assert records[0].error is None and np.isfinite(records[0].utility) and records[0].sim_calls == 0
