@@ -19,7 +19,7 @@ import torch
 from agents.base import Action, Agent, EpisodeContext, Observation
 from agents.checkpoint_io import CheckpointError
 from agents.rl.policy import load_policy
-from agents.rl.spaces import shares_of, unit_observation
+from agents.rl.spaces import flat_bounds, shares_of, unit_observation
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_PPO = CHECKPOINTS / "ppo"
@@ -40,14 +40,12 @@ class SB3Agent(Agent):
         super().__init__()
         self.checkpoint = Path(checkpoint)
         self.deterministic = bool(deterministic)
-        with torch.inference_mode():
-            self.policy, self.meta = load_policy(self.checkpoint)
+        self.policy, self.meta = load_policy(self.checkpoint)
         self._bounds: tuple[list[str], Any, Any] | None = None
 
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
-        space = context.card.layout.observation_space()
-        keys = list(space.spaces)
+        keys, low, high = flat_bounds(context.card.layout.observation_space())
         if keys != self.meta.get("observation_keys"):
             raise CheckpointError(
                 f"{self.checkpoint}: trained on observation keys {self.meta.get('observation_keys')}, "
@@ -58,8 +56,6 @@ class SB3Agent(Agent):
                 f"{self.checkpoint}: trained for {self.meta['action_size']} action entries, "
                 f"the scenario {context.card.name!r} has {context.card.layout.action_size}"
             )
-        low = np.concatenate([np.asarray(space[k].low, np.float32) for k in keys])  # type: ignore[attr-defined]
-        high = np.concatenate([np.asarray(space[k].high, np.float32) for k in keys])  # type: ignore[attr-defined]
         self._bounds = (keys, low, high)
 
     def act(self, observation: Observation) -> Action:

@@ -34,7 +34,7 @@ from agents.checkpoint_io import CheckpointError
 from agents.rl.agent import CHECKPOINTS, policy_action
 from agents.rl.policy import load_policy, save_policy
 from agents.rl.spaces import shares_of
-from agents.rl.train import RLConfig, _mean_return, build_model, torch_threads
+from agents.rl.train import RLConfig, build_model, checkpoint_callback, mean_episode_return, torch_threads
 from twm_gym.core.params import Scenario
 from twm_gym.envs.parallel import SlicingParallelEnv
 
@@ -176,8 +176,6 @@ def train_ippo(config: RLConfig, out: str | Path, progress: Any = print) -> dict
 def _train_ippo(config: RLConfig, out: str | Path, progress: Any) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from agents.rl.train import _callback
-
     torch.manual_seed(config.seed)
     base = Path(out)
     vec = shared_policy_vec_env(scenarios_of(config), config.n_envs, config.seed)
@@ -191,14 +189,14 @@ def _train_ippo(config: RLConfig, out: str | Path, progress: Any) -> dict[str, A
             "timesteps": int(m.num_timesteps),
             "team_steps": int(m.num_timesteps) // len(agents),
             "train_s": round(time.perf_counter() - start, 1),
-            "train_mean_return": _mean_return(m),
+            "train_mean_return": mean_episode_return(m),
         }
 
     if progress is not None:
         progress(
             f"training shared PPO for {len(agents)} agents x {config.n_envs} envs for {config.timesteps} agent steps"
         )
-    model.learn(total_timesteps=config.timesteps, callback=_callback(config, out, agents, meta, progress))
+    model.learn(total_timesteps=config.timesteps, callback=checkpoint_callback(config, out, agents, meta, progress))
     record = save_policy(model, out, config, agents, meta(model))
     vec.close()
     if progress is not None:

@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 F32 = NDArray[np.float32]
 
 
-def _bounds(space: spaces.Dict) -> tuple[list[str], F32, F32]:
+def flat_bounds(space: spaces.Dict) -> tuple[list[str], F32, F32]:
+    """``(keys, low, high)`` of a ``Dict`` of ``Box``es, flattened in the space's key order."""
     keys = list(space.spaces)
     low = np.concatenate([np.asarray(space[k].low, np.float32).reshape(-1) for k in keys])  # type: ignore[attr-defined]
     high = np.concatenate([np.asarray(space[k].high, np.float32).reshape(-1) for k in keys])  # type: ignore[attr-defined]
@@ -47,7 +48,7 @@ class UnitObservation(gym.ObservationWrapper[F32, Any, Any]):
         super().__init__(env)
         if not isinstance(env.observation_space, spaces.Dict):
             raise TypeError(f"UnitObservation needs a Dict observation space, got {env.observation_space}")
-        self.keys, self.low, self.high = _bounds(env.observation_space)
+        self.keys, self.low, self.high = flat_bounds(env.observation_space)
         if not (np.all(np.isfinite(self.low)) and np.all(np.isfinite(self.high)) and np.all(self.high > self.low)):
             raise ValueError("UnitObservation needs finite bounds with high > low on every entry")
         self.observation_space = spaces.Box(0.0, 1.0, shape=self.low.shape, dtype=np.float32)

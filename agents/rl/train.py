@@ -109,11 +109,10 @@ class RLConfig:
             "n_epochs",
             "buffer_size",
             "threads",
+            "train_freq",
+            "gradient_steps",
         )
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"RLConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("train_freq", "gradient_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RLConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("learning_starts", "checkpoint_every", "seed"):
@@ -225,9 +224,10 @@ def build_model(config: RLConfig, vec: Any, log_dir: Path | None = None) -> Any:
     return model
 
 
-def _callback(
+def checkpoint_callback(
     config: RLConfig, out: str | Path, keys: list[str], meta: Callable[[Any], dict[str, Any]], progress: Progress
 ) -> Any:
+    """An SB3 callback that saves the policy every ``checkpoint_every`` steps and prints progress."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     class Checkpoints(BaseCallback):  # type: ignore[misc]
@@ -246,7 +246,7 @@ def _callback(
                 self.last_save = steps
             if progress is not None and steps - self.last_print >= max(config.timesteps // 10, 1):
                 self.last_print = steps
-                ret = _mean_return(self.model)
+                ret = mean_episode_return(self.model)
                 fps = steps / max(time.perf_counter() - self.start, 1e-9)
                 progress(f"  {steps:>8} / {config.timesteps} steps  {fps:6.0f} steps/s  mean episode return {ret:.3f}")
             return True
@@ -254,7 +254,8 @@ def _callback(
     return Checkpoints()
 
 
-def _mean_return(model: Any) -> float:
+def mean_episode_return(model: Any) -> float:
+    """Mean return of the episodes in SB3's recent-episode buffer (NaN before the first ends)."""
     buffer = getattr(model, "ep_info_buffer", None) or []
     return float(np.mean([e["r"] for e in buffer])) if buffer else float("nan")
 
@@ -289,12 +290,12 @@ def _train(config: RLConfig, out: str | Path, progress: Progress) -> dict[str, A
         return {
             "timesteps": int(m.num_timesteps),
             "train_s": round(time.perf_counter() - start, 1),
-            "train_mean_return": _mean_return(m),
+            "train_mean_return": mean_episode_return(m),
         }
 
     if progress is not None:
         progress(f"training {config.algo} on {list(config.envs)} x {config.n_envs} envs for {config.timesteps} steps")
-    model.learn(total_timesteps=config.timesteps, callback=_callback(config, out, keys, meta, progress))
+    model.learn(total_timesteps=config.timesteps, callback=checkpoint_callback(config, out, keys, meta, progress))
     record = save_policy(model, out, config, keys, meta(model))
     vec.close()
     if progress is not None:
