@@ -127,17 +127,20 @@ def run_unit(
     skip: frozenset[int] = frozenset(),
     out: str | None = None,
     on_record: Callable[[Record], None] | None = None,
+    agent: Agent | None = None,
 ) -> list[Record]:
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
-    The agent, its twin (``calls`` simulator calls for the whole scenario, nominal model, agents'
-    seed domain) and its generator are built here, so a unit gives the same records in any process.
+    The agent (``agent`` when given, e.g. one built with options; else from ``agent_spec``, which
+    names the records and seeds the generator either way), its twin (``calls`` simulator calls for
+    the whole scenario, nominal model, agents' seed domain) and its generator are built here, so a
+    unit gives the same records in any process.
     Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
     Records are appended to ``out`` as each episode ends when given, and returned.
     """
     scenario = load_scenario(scenario_name)
     card = ScenarioCard.of(scenario)
-    agent = make_agent(agent_spec)
+    agent = agent if agent is not None else make_agent(agent_spec)
     twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
     rng = np.random.default_rng([agent_seed, zlib.crc32(f"{agent_spec}|{scenario_name}".encode())])
     records: list[Record] = []

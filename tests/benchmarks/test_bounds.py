@@ -1,0 +1,26 @@
+"""The planner bounds' closed-loop agent and the runner's ready-agent path it uses."""
+
+import math
+
+import numpy as np
+
+from agents.baselines.simple import RandomCandidate
+from benchmarks.planner_bounds import ReplanBound
+from benchmarks.runner import run_unit
+
+
+def test_run_unit__a_ready_agent_gives_the_records_of_its_spec() -> None:
+    by_spec = run_unit("random", "wave-id", [0, 1], 24, 0, "h")
+    ready = run_unit("random", "wave-id", [0, 1], 24, 0, "h", agent=RandomCandidate())
+    assert [r.utility for r in ready] == [r.utility for r in by_spec]
+    assert [r.kpis for r in ready] == [r.kpis for r in by_spec]
+
+
+def test_replan_bound__switches_only_past_its_margin_and_spends_no_budget() -> None:
+    never = ReplanBound(nominal_seeds=2, margin=math.inf)
+    (held,) = run_unit(ReplanBound.name, "hotspot-ood", [3], 0, 0, "h", agent=never)
+    assert held.error is None and held.metrics["switches"] == 0.0
+    eager = ReplanBound(nominal_seeds=2, margin=-math.inf)  # re-plans to the argmax at every step
+    (moved,) = run_unit(ReplanBound.name, "hotspot-ood", [3], 0, 0, "h", agent=eager)
+    assert moved.error is None and moved.sim_calls == 0 and np.isfinite(moved.utility)
+    assert moved.metrics["switches"] >= 1.0
