@@ -103,12 +103,21 @@ class CDWMModel:
         return LatentState(h=h, z=z, samples=samples)
 
     @torch.inference_mode()
-    def imagine(self, state: LatentState, actions: F32, confidence: float = 0.9, common_noise: bool = True) -> Imagined:
+    def imagine(
+        self,
+        state: LatentState,
+        actions: F32,
+        confidence: float = 0.9,
+        common_noise: bool = True,
+        intervals: bool = True,
+    ) -> Imagined:
         """KPI trajectories under ``actions (N, H, A)`` from ``state`` (one history, or ``N``).
 
         With one history and ``common_noise``, every candidate is imagined with the same latent
         draws (common random numbers): their differences come from the actions alone, which makes
-        rankings far less noisy than independent draws at the same cost.
+        rankings far less noisy than independent draws at the same cost. With ``intervals=False``
+        the calibrated intervals are skipped (``lo``/``hi`` are -inf/+inf): what a ranking that
+        reads only the draws needs.
         """
         s = state.samples
         n_hist = state.h.shape[1] // s
@@ -132,7 +141,7 @@ class CDWMModel:
         draws = draws.reshape(m, n, s, *draws.shape[2:])
         flat = draws.transpose(1, 3, 4, 0, 2).reshape(n, draws.shape[3], draws.shape[4], m * s)
         mean, sd = flat.mean(axis=-1), flat.std(axis=-1)
-        if self.intervals is None:
+        if self.intervals is None or not intervals:
             lo, hi = np.full_like(mean, -np.inf), np.full_like(mean, np.inf)
         else:
             lo, hi = self.intervals.interval(mean, sd, confidence)
@@ -152,6 +161,7 @@ class CDWMModel:
         fwm: FieldModel | None = None,
         egw_state: EGWState | None = None,
         history_fwm: F32 | None = None,
+        intervals: bool = True,
     ) -> Ranking:
         """Score ``N`` candidates' remaining steps from one episode's history.
 
@@ -163,6 +173,8 @@ class CDWMModel:
         A model trained with FWM features also needs ``fwm`` (the field model), ``egw_state`` (the
         exogenous state at the decision step, one rollout) and ``history_fwm (t, F)`` (the past
         steps' summaries); each candidate's future steps are summarized on the decision step's field.
+        ``intervals=False`` leaves the KPI intervals of ``Ranking.imagined`` uncomputed (the scores
+        do not use them; a planner ranking every step saves their time).
         """
         t = history_act.shape[0]
         n, horizon = p.shape[0], p.shape[1]
@@ -178,7 +190,7 @@ class CDWMModel:
             actions = np.concatenate([actions, future], axis=-1)
             past = np.concatenate([history_act, history_fwm], axis=-1)
         state = self.observe(history_obs[None], past[None], samples)
-        imagined = self.imagine(state, actions)
+        imagined = self.imagine(state, actions, intervals=intervals)
         draws = imagined.draws  # (M, N, S, H, K)
         m, s = draws.shape[0], draws.shape[2]
         last_p, last_b = layout.project(history_act[-1][None]) if t else (None, None)

@@ -157,7 +157,7 @@ class Scores:
     utility: F32  # (N,) CDWM mean utility (0 without a CDWM)
     disagreement: F32  # (N,) CDWM members' spread of the mean utility
     p_violation: F32  # (N,) CDWM calibrated violation probability (FWM: risk above 0.5 as a proxy)
-    risk: F32  # (N,) FWM spatial risk (0 without an FWM)
+    risk: F32  # (N,) FWM spatial risk (0 unless the FWM ranks: see TWMPlanner.score)
 
 
 class TWMPlanner(Agent):
@@ -251,19 +251,19 @@ class TWMPlanner(Agent):
         torch.manual_seed(int(self.ctx.rng.integers(2**31)) ^ zlib.crc32(tag.encode()))
 
     def score(self, t: int, snap: Snapshot, p: F32, b: F32, samples: int) -> Scores:
-        """World-model scores of ``N`` plans' remaining steps ``p (N, H, C, S)``, ``b (N, H, L, S)``."""
+        """World-model scores of ``N`` plans' remaining steps ``p (N, H, C, S)``, ``b (N, H, L, S)``.
+
+        The FWM's spatial risk is computed when it ranks (no CDWM, or ``risk_weight`` > 0): every
+        plan's at every ``risk_steps``-th remaining step. Otherwise it is 0 here and the Phase-2
+        monitor reads the executing plan's risk itself (:meth:`_monitor_risk`).
+        """
         cfg, n = self.config, p.shape[0]
         zeros = np.zeros(n, np.float32)
         utility, disagreement, p_violation, risk = zeros, zeros, zeros, zeros
-        if self._scorer is not None:
-            # With no weight in the ranking, only the first plan's risk at this step is read (the
-            # Phase-2 monitor); otherwise every plan's at every `risk_steps`-th remaining step.
-            ranked = self.cdwm is None or cfg.risk_weight > 0
-            rows = slice(None) if ranked else slice(0, 1)
-            steps = range(0, p.shape[1], cfg.risk_steps) if ranked else range(1)
-            scored = [self._scorer.score(snap.egw, t + k, p[rows, k], b[rows, k]).risk for k in steps]
-            risk = zeros.copy()
-            risk[rows] = np.mean(scored, axis=0)
+        if self._scorer is not None and self._risk_ranks:
+            steps = range(0, p.shape[1], cfg.risk_steps)
+            scored = [self._scorer.score(snap.egw, t + k, p[:, k], b[:, k]).risk for k in steps]
+            risk = np.mean(scored, axis=0).astype(np.float32)
         if self.cdwm is not None:
             r = self._rank(t, p, b, samples)
             utility, disagreement, p_violation = r.utility, r.disagreement, r.p_violation
@@ -279,7 +279,7 @@ class TWMPlanner(Agent):
         width = self.ctx.card.layout.action_size
         act = np.stack(self._acts[:t]) if t else np.zeros((0, width), np.float32)
         kpi = np.stack(self._kpis[:t]) if t else np.zeros((0, len(KPI_NAMES)), np.float32)
-        return self.cdwm.rank(self._scenario, obs, act, kpi, p, b, samples=samples)
+        return self.cdwm.rank(self._scenario, obs, act, kpi, p, b, samples=samples, intervals=False)
 
     # -- Phase 1 ---------------------------------------------------------------------------------
 
@@ -378,8 +378,9 @@ class TWMPlanner(Agent):
         triggers = {
             "p_violation": bool(self.cdwm is not None and scored.p_violation[0] > cfg.trigger_violation),
             "disagreement": bool(self.cdwm is not None and scored.disagreement[0] > cfg.trigger_disagreement),
-            "risk": bool(self.fwm is not None and scored.risk[0] > cfg.trigger_risk),
         }
+        risk = self._monitor_risk(t, snap, pp, bb, scored, decides=not any(triggers.values()))
+        triggers["risk"] = bool(self.fwm is not None and risk > cfg.trigger_risk)
         if not any(triggers.values()) or len(proposals) == 1:
             return
         handicap = np.array([cfg.template_margin if "@" in n else 0.0 for n, _, _ in proposals], np.float32)
@@ -406,9 +407,23 @@ class TWMPlanner(Agent):
             "proposal": name,
             "proposals": len(proposals) - 1,
             "current_p_violation": float(scored.p_violation[0]),
-            "current_risk": float(scored.risk[0]),
+            "current_risk": risk,
         }
         self._log("phase2-intervention", inputs, verdict, p_violation=float(scored.p_violation[best]))
+
+    @property
+    def _risk_ranks(self) -> bool:
+        """Whether the FWM's risk enters the ranking score (else it only monitors)."""
+        return self.cdwm is None or self.config.risk_weight > 0
+
+    def _monitor_risk(self, t: int, snap: Snapshot, pp: F32, bb: F32, scored: Scores, decides: bool) -> float:
+        """The executing plan's spatial risk at step ``t``: from the scores when the FWM ranks, else
+        read from the FWM when it ``decides`` (no CDWM trigger fired) or a trace records it."""
+        if self._scorer is None or self._risk_ranks:
+            return float(scored.risk[0])
+        if not (decides or self.trace is not None):
+            return float("nan")  # not read: a CDWM trigger has already fired
+        return float(self._scorer.score(snap.egw, t, pp[:1, 0], bb[:1, 0]).risk[0])
 
     def _templates(self, t: int) -> list[Proposal]:
         """The template edits the LLM layer proposes at step ``t``: the embedded backend offers

@@ -170,6 +170,22 @@ def test_common_random_numbers() -> None:
     assert not np.array_equal(independent[:, 0], independent[:, 1])
 
 
+def test_ranking_without_intervals_scores_the_same() -> None:
+    """Skipping the KPI intervals (what the planner does every step) changes no score."""
+    sc = load_scenario("wave-id")
+    model = CDWMModel.default()
+    lib = candidate_library(sc)
+    start = start_states(sc, [3], t0=2)[0]
+    p, b = lib.p[:6, 2:], lib.b[:6, 2:]
+    torch.manual_seed(4)
+    full = model.rank(sc, start.obs, start.act, start.kpi, p, b, samples=2)
+    torch.manual_seed(4)
+    lean = model.rank(sc, start.obs, start.act, start.kpi, p, b, samples=2, intervals=False)
+    for name in ("utility", "disagreement", "p_violation"):
+        assert np.array_equal(getattr(lean, name), getattr(full, name)), name
+    assert np.isfinite(full.imagined.lo).all() and np.isneginf(lean.imagined.lo).all()
+
+
 def test_live_step_kpis_equal_the_twins() -> None:
     """What an agent rebuilds from two snapshots and the observation is the twin's step KPI vector."""
     sc = load_scenario("wave-ood")
