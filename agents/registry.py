@@ -29,6 +29,7 @@ BUILTIN: dict[str, str] = {
     "twm-no-prescreen": "agents.twm:NoPrescreen",
     "twm-no-phase2": "agents.twm:NoPhase2",
     "twm-no-verify": "agents.twm:NoVerify",
+    "twm-no-handover": "agents.twm:NoHandover",
     "ppo": "agents.rl.agent:PPOAgent",
     "ippo": "agents.rl.marl:IPPOAgent",
 }

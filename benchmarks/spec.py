@@ -20,7 +20,17 @@ CALLS_PER_HORIZON = 12
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
 PAPER = ("twm", "fwm-only", "cdwm-only", "llm", "dt-fair", "uniform", "proportional", "random", "ppo", "ippo", "oracle")
 """The paper's comparison (section X-C, fig. 6-7), plus random and the shipped learned policies."""
-ABLATIONS = ("twm", "twm-no-prescreen", "twm-no-phase2", "twm-no-verify", "cdwm-only", "fwm-only", "uniform", "oracle")
+ABLATIONS = (
+    "twm",
+    "twm-no-prescreen",
+    "twm-no-phase2",
+    "twm-no-verify",
+    "twm-no-handover",
+    "cdwm-only",
+    "fwm-only",
+    "uniform",
+    "oracle",
+)
 
 
 class SpecError(ValueError):

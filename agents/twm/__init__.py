@@ -2,12 +2,13 @@
 
 | name | what differs from ``twm`` |
 |---|---|
-| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 |
+| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 (with our hand-over) |
 | ``fwm-only`` | no CDWM: candidates ranked by spatial risk alone |
 | ``cdwm-only`` | no FWM: RSSM ranking without spatial scoring |
 | ``twm-no-prescreen`` | the LLM prescreen off |
 | ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
 | ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
+| ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong: the paper's planner |
 """
 
 from typing import Any, ClassVar
@@ -44,4 +45,9 @@ class NoVerify(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"verify": 0}
 
 
-__all__ = ["CDWMOnly", "FWMOnly", "NoPhase2", "NoPrescreen", "NoVerify", "PlannerConfig", "TWMPlanner"]
+class NoHandover(TWMPlanner):
+    name: ClassVar[str] = "twm-no-handover"
+    defaults: ClassVar[dict[str, Any]] = {"handover": ""}
+
+
+__all__ = ["CDWMOnly", "FWMOnly", "NoHandover", "NoPhase2", "NoPrescreen", "NoVerify", "PlannerConfig", "TWMPlanner"]

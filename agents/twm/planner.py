@@ -22,6 +22,15 @@ remaining steps of the best Phase-1 survivors — scored together by the world m
 one must pass the guardrail and the **do-no-harm gate** (predicted utility above the current
 plan's by ``margin``, pessimistically no worse) before it replaces the plan.
 
+**Hand-over** (ours; the paper has none). Every step the planner compares what the CDWM predicted
+for the step just played with what was observed: the URLLC loss and the share of URLLC latency
+samples above the d99 ceiling, the two quantities the URLLC SLA reads. When the smoothed ratio
+observed / predicted of either passes ``handover_trigger``, the world model is wrong about this
+episode (an out-of-distribution shock); its rankings, and the do-no-harm gate that reads them, can
+no longer be trusted, and the planner hands the rest of the episode to the closed-loop ``handover``
+policy, which needs no model (the shipped PPO policy by default). In distribution it seldom fires
+(``docs/results.md``).
+
 Every decision (scores, verification, triggers, proposals, verdicts) goes to the audit trace
 when ``trace`` names a file. Phase timings are returned by :meth:`TWMPlanner.metrics` and land in
 the benchmark records. The single-world agents and the ablations are configurations of this
@@ -88,6 +97,12 @@ class PlannerConfig:
             backend decides the prescreen (once per scenario) and picks the template at a corner
             case (executing plan past the guardrail; once per episode); its answers are validated
             and fall back to the embedded rules (``agents/llm/decide.py``).
+        handover: agent spec of the closed-loop policy the planner hands the episode to when its CDWM
+            is observed to be wrong ('' for none; needs ``cdwm`` and ``phase2``).
+        handover_trigger: hand over when the smoothed ratio observed / predicted of the last step's
+            URLLC loss or latency exceedance passes this (> 1; each with a floor, see
+            :func:`prediction_drift`).
+        handover_smoothing: weight of the newest step in the exponential smoothing of the log ratios.
         fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults).
     """
 
@@ -114,6 +129,9 @@ class PlannerConfig:
     cheap_alternatives: int = 4
     trace: str = ""
     llm_backend: str = ""
+    handover: str = "ppo"
+    handover_trigger: float = 3.0
+    handover_smoothing: float = 0.5
     fwm_checkpoint: str = ""
     cdwm_checkpoint: str = ""
 
@@ -128,6 +146,10 @@ class PlannerConfig:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.guardrail <= 1.0:
             raise ValueError(f"guardrail: must be in [0, 1], got {self.guardrail}")
+        if not self.handover_trigger > 1.0:
+            raise ValueError(f"handover_trigger: must be > 1 (observed / predicted), got {self.handover_trigger}")
+        if not 0.0 < self.handover_smoothing <= 1.0:
+            raise ValueError(f"handover_smoothing: must be in (0, 1], got {self.handover_smoothing}")
         for a in self.amounts:
             Proposal(TEMPLATES[0], a)  # raises naming the valid range
 
@@ -158,6 +180,7 @@ class Scores:
     disagreement: F32  # (N,) CDWM members' spread of the mean utility
     p_violation: F32  # (N,) CDWM calibrated violation probability (FWM: risk above 0.5 as a proxy)
     risk: F32  # (N,) FWM spatial risk (0 unless the FWM ranks: see TWMPlanner.score)
+    next_kpi: F32  # (N, K) CDWM mean KPIs (``KPI_NAMES``) of each plan's next step ((N, 0) without a CDWM)
 
 
 class TWMPlanner(Agent):
@@ -180,6 +203,11 @@ class TWMPlanner(Agent):
         self.llm_config = BackendConfig.from_env(**name)
         self.llm = make_backend(self.llm_config)
         self.trace = AuditTrace(Path(self.config.trace), backend=self.llm_config.name) if self.config.trace else None
+        self.handover: Agent | None = None
+        if self.config.handover and self.config.cdwm and self.config.phase2:
+            from agents.registry import make_agent  # the registry names this module: import late
+
+            self.handover = make_agent(self.config.handover)
         self._timing: dict[str, list[float]] = {}
 
     # -- episode ---------------------------------------------------------------------------------
@@ -213,6 +241,11 @@ class TWMPlanner(Agent):
         self._timing = {"phase1_ms": [], "phase2_ms": [], "verify_ms": []}
         self.interventions = 0
         self.fallback = False
+        self.handed_over_at = -1  # step of the hand-over (-1: none this episode)
+        self._expected: F32 | None = None  # the CDWM's mean KPIs for the step being played
+        self._drift = np.zeros(2)  # smoothed log(observed / predicted): URLLC loss, latency exceedance
+        if self.handover is not None:
+            self.handover.reset(context)
         self._asked_model = False
         self._last_p_violation = 0.0
 
@@ -223,8 +256,16 @@ class TWMPlanner(Agent):
         if t > 0 and self._snap is not None:
             util = observation["csw_radio_util"]
             self._kpis.append(live_step_kpi_vector(self._scenario, self._snap, snap, util))
+            self._watch(t)
         self._snap = snap
         self._obs.append(flatten_obs(observation))
+        if self.handed_over_at >= 0:
+            assert self.handover is not None
+            start = time.perf_counter()
+            action = self.handover.act(observation)
+            self._timing["phase2_ms"].append(1e3 * (time.perf_counter() - start))
+            self._acts.append(action)
+            return action
         if self._plan is None:
             self._phase1(snap)
         elif self.config.phase2:
@@ -242,7 +283,22 @@ class TWMPlanner(Agent):
         out = {k: float(np.mean(v)) for k, v in self._timing.items() if v}
         out["interventions"] = float(self.interventions)
         out["fallback"] = float(self.fallback)
+        out["handover"] = float(self.handed_over_at >= 0)
         return out
+
+    def _watch(self, t: int) -> None:
+        """Compare step ``t - 1``'s observed KPIs with the CDWM's prediction; hand over past the trigger."""
+        cfg = self.config
+        if self.handover is None or self._expected is None or self.handed_over_at >= 0:
+            return
+        drift = prediction_drift(self._scenario, self._expected, self._kpis[t - 1])
+        a = cfg.handover_smoothing
+        self._drift = np.clip((1 - a) * self._drift + a * drift, *_DRIFT_CLIP)
+        ratio = np.exp(self._drift)
+        if ratio.max() > cfg.handover_trigger:
+            self.handed_over_at = t
+            inputs = {"step": t, "urllc_loss_ratio": ratio[0], "urllc_exceedance_ratio": ratio[1]}
+            self._log("phase2-handover", {**inputs, "to": cfg.handover, "trigger": cfg.handover_trigger})
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -264,14 +320,16 @@ class TWMPlanner(Agent):
             steps = range(0, p.shape[1], cfg.risk_steps)
             scored = [self._scorer.score(snap.egw, t + k, p[:, k], b[:, k]).risk for k in steps]
             risk = np.mean(scored, axis=0).astype(np.float32)
+        next_kpi = np.zeros((n, 0), np.float32)
         if self.cdwm is not None:
             r = self._rank(t, p, b, samples)
             utility, disagreement, p_violation = r.utility, r.disagreement, r.p_violation
+            next_kpi = r.imagined.draws[:, :, :, 0, :].mean(axis=(0, 2))
             score = utility - cfg.pessimism * disagreement - (cfg.risk_weight * risk if self.fwm else 0.0)
         else:  # FWM only: spatial risk alone, its excess over demand-at-capacity as the violation proxy
             score = -risk
             p_violation = np.clip((risk - 0.5) * 4.0, 0.0, 1.0).astype(np.float32)
-        return Scores(np.asarray(score, np.float32), utility, disagreement, p_violation, risk)
+        return Scores(np.asarray(score, np.float32), utility, disagreement, p_violation, risk, next_kpi)
 
     def _rank(self, t: int, p: F32, b: F32, samples: int) -> Ranking:
         assert self.cdwm is not None
@@ -297,6 +355,7 @@ class TWMPlanner(Agent):
         self._seed_models("rank")
         ranked = self.score(0, snap, lib.p[survivors], lib.b[survivors], samples=cfg.samples)
         best_first = np.argsort(-ranked.score, kind="stable")
+        next_kpi = ranked.next_kpi[best_first]
         survivors = survivors[best_first]
         self._survivors = survivors[: max(cfg.alternatives, 1)]
         phase1_s = time.perf_counter() - start
@@ -353,6 +412,8 @@ class TWMPlanner(Agent):
         else:
             self._plan = (lib.p[choice].copy(), lib.b[choice].copy())
             self._log("phase1-execute", {"candidate": lib.names[choice]})
+            if next_kpi.shape[1]:
+                self._expected = next_kpi[int(np.flatnonzero(survivors == choice)[0])]
 
     # -- Phase 2 ---------------------------------------------------------------------------------
 
@@ -375,6 +436,7 @@ class TWMPlanner(Agent):
         bb = np.stack([b[t:] for _, _, b in proposals])
         scored = self.score(t, snap, pp, bb, cfg.samples)
         self._last_p_violation = float(scored.p_violation[0])
+        self._expected = scored.next_kpi[0] if scored.next_kpi.shape[1] else None
         triggers = {
             "p_violation": bool(self.cdwm is not None and scored.p_violation[0] > cfg.trigger_violation),
             "disagreement": bool(self.cdwm is not None and scored.disagreement[0] > cfg.trigger_disagreement),
@@ -401,6 +463,7 @@ class TWMPlanner(Agent):
         if guard.accept and gate.accept:
             self._plan = (p_new, b_new)
             self.interventions += 1
+            self._expected = scored.next_kpi[best] if scored.next_kpi.shape[1] else None
         inputs = {
             "step": t,
             "triggers": triggers,
@@ -450,6 +513,30 @@ class TWMPlanner(Agent):
         if self.trace is not None:
             config = {"agent": self.name, **{k: v for k, v in asdict(self.config).items() if k != "trace"}}
             self.trace.record(decision, inputs, verdict, episode=self.ctx.episode, config=config, **extra)
+
+
+_URLLC_LOST = KPI_NAMES.index("lost_urllc")
+_URLLC_OFFERED = KPI_NAMES.index("offered_urllc")
+_DRIFT_CLIP = (np.log(0.25), np.log(50.0))
+"""Bounds of the smoothed log ratios: one wild step neither masks nor sustains a trigger for long."""
+LOSS_FLOOR = 0.01
+"""Floor of the URLLC-loss ratio, as a fraction of the predicted URLLC traffic (Mbit): below 1 % of
+the traffic neither an observed nor a predicted loss counts as a surprise."""
+EXCEEDANCE_FLOOR = 0.005
+"""Floor of the exceedance ratio (fraction of latency samples; the d99 ceiling is broken at 0.01)."""
+
+
+def prediction_drift(scenario: Scenario, expected: F32, observed: F32) -> NDArray[np.float64]:
+    """``(2,)`` log(observed / predicted) of one step's URLLC loss (Mbit) and URLLC latency exceedance
+    at the d99 ceiling (fraction of samples), each with its floor added to both sides; ``expected``
+    and ``observed`` are ``KPI_NAMES`` vectors. Positive: worse than the CDWM expected."""
+    exceed = KPI_NAMES.index(f"exceed_{int(scenario.sla.d99_ceiling_ms)}ms")
+    floor = LOSS_FLOOR * max(float(expected[_URLLC_OFFERED]), 1.0)
+    loss = (max(float(observed[_URLLC_LOST]), 0.0) + floor) / (max(float(expected[_URLLC_LOST]), 0.0) + floor)
+    late = (float(np.clip(observed[exceed], 0, 1)) + EXCEEDANCE_FLOOR) / (
+        float(np.clip(expected[exceed], 0, 1)) + EXCEEDANCE_FLOOR
+    )
+    return np.log([loss, late])
 
 
 def _policy_cost(scenario: Scenario, p: F32, b: F32) -> F32:

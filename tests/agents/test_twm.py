@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from agents.base import AGENT_SEED_DOMAIN, ScenarioCard
+from agents.cdwm.data import KPI_NAMES
 from agents.registry import make_agent
 from agents.twm import CDWMOnly, FWMOnly, NoVerify, TWMPlanner
-from agents.twm.planner import Scores
+from agents.twm import planner as planner_module
+from agents.twm.planner import Scores, prediction_drift
 from benchmarks.runner import _context, run_episode, run_unit
 from twm_gym.core.twin import Rollout, Twin
 from twm_gym.scenarios import load_scenario
@@ -62,7 +64,7 @@ def test_planner_falls_back_to_uniform_when_nothing_verifies(tmp_path: Path) -> 
 def _scores(values: list[float]) -> Scores:
     v = np.asarray(values, np.float32)
     zero = np.zeros_like(v)
-    return Scores(score=v, utility=v, disagreement=zero + 0.01, p_violation=zero, risk=zero)
+    return Scores(score=v, utility=v, disagreement=zero + 0.01, p_violation=zero, risk=zero, next_kpi=zero[:, None])
 
 
 @pytest.mark.parametrize("better", [False, True])
@@ -111,3 +113,58 @@ def test_single_world_configurations_and_bad_options() -> None:
         TWMPlanner(fwm=False, cdwm=False)
     with pytest.raises(ValueError, match="samples"):
         TWMPlanner(samples=0)
+
+
+def test_prediction_drift_reads_urllc_loss_and_exceedance_against_floors() -> None:
+    scenario = load_scenario(SCENARIO)
+    expected = np.zeros(len(KPI_NAMES), np.float32)
+    expected[KPI_NAMES.index("offered_urllc")] = 1000.0  # Mbit: the loss floor is 10 Mbit
+    expected[KPI_NAMES.index("lost_urllc")] = 10.0
+    expected[KPI_NAMES.index("exceed_20ms")] = 0.005
+    assert np.allclose(prediction_drift(scenario, expected, expected), 0.0)
+    observed = expected.copy()
+    observed[KPI_NAMES.index("lost_urllc")] = 70.0  # (70 + 10) / (10 + 10) = 4
+    observed[KPI_NAMES.index("exceed_20ms")] = 0.0  # (0 + 0.005) / (0.005 + 0.005) = 1/2
+    assert np.allclose(prediction_drift(scenario, expected, observed), np.log([4.0, 0.5]))
+    observed[KPI_NAMES.index("lost_urllc")] = 1.0  # losses far below 1 % of the traffic are no surprise
+    assert abs(prediction_drift(scenario, expected, observed)[0]) < np.log(2)
+
+
+@pytest.mark.parametrize("drift", [0.0, 5.0])
+def test_planner_hands_over_only_when_its_model_is_observed_wrong(
+    tmp_path: Path, drift: float, monkeypatch: Any
+) -> None:
+    seen: list[int] = []
+
+    def fake_drift(scenario: Any, expected: Any, observed: Any) -> Any:
+        seen.append(len(seen))
+        return np.array([drift if len(seen) == 3 else 0.0, 0.0])  # wrong only at the third check
+
+    monkeypatch.setattr(planner_module, "prediction_drift", fake_drift)
+    agent = TWMPlanner(trace=str(tmp_path / "trace.jsonl"))
+    assert agent.handover is not None and agent.handover.name == "ppo"
+    handover_acts: list[Any] = []
+    real_act = agent.handover.act
+    monkeypatch.setattr(agent.handover, "act", lambda obs: handover_acts.append(real_act(obs)) or handover_acts[-1])
+    results, _ = _play(agent, [0], budget=12)
+    assert results[0].error is None and results[0].sim_calls == 12
+    decisions = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    handovers = [d for d in decisions if d["decision"] == "phase2-handover"]
+    horizon = load_scenario(SCENARIO).horizon
+    if drift:  # the third step's check fires: every later step is the handover policy's
+        assert agent.handed_over_at == 3 and agent.metrics()["handover"] == 1.0
+        assert len(handover_acts) == horizon - 3 and len(seen) == 3
+        assert len(handovers) == 1 and handovers[0]["inputs"]["urllc_loss_ratio"] > 3.0
+        assert not [d for d in decisions if d["decision"] == "phase2-intervention" and d["inputs"]["step"] >= 3]
+    else:
+        assert agent.handed_over_at == -1 and agent.metrics()["handover"] == 0.0
+        assert not handover_acts and not handovers and len(seen) == horizon - 1
+
+
+def test_handover_needs_a_dynamics_model_and_phase2() -> None:
+    assert FWMOnly().handover is None and TWMPlanner(phase2=False).handover is None
+    assert TWMPlanner(handover="").handover is None and make_agent("twm-no-handover").handover is None
+    with pytest.raises(ValueError, match="handover_trigger"):
+        TWMPlanner(handover_trigger=1.0)
+    with pytest.raises(ValueError, match="handover_smoothing"):
+        TWMPlanner(handover_smoothing=0.0)
