@@ -50,7 +50,7 @@ import torch
 from numpy.typing import NDArray
 
 from agents.base import Action, Agent, EpisodeContext, Observation
-from agents.cdwm.data import KPI_NAMES, flatten_obs, live_step_kpi_vector
+from agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from agents.cdwm.predictor import CDWMModel, Ranking
 from agents.fwm.predictor import FieldModel
 from agents.fwm.scorer import FieldScorer
@@ -245,6 +245,7 @@ class TWMPlanner(Agent):
         self._expected: F32 | None = None  # the CDWM's mean KPIs for the step being played
         self._drift = np.zeros(2)  # smoothed log(observed / predicted): URLLC loss, latency exceedance
         if self.handover is not None:
+            _exceedance_column(self._scenario)  # a ceiling the CDWM does not track fails here, not mid-episode
             self.handover.reset(context)
         self._asked_model = False
         self._last_p_violation = 0.0
@@ -530,13 +531,25 @@ def prediction_drift(scenario: Scenario, expected: F32, observed: F32) -> NDArra
     """``(2,)`` log(observed / predicted) of one step's URLLC loss (Mbit) and URLLC latency exceedance
     at the d99 ceiling (fraction of samples), each with its floor added to both sides; ``expected``
     and ``observed`` are ``KPI_NAMES`` vectors. Positive: worse than the CDWM expected."""
-    exceed = KPI_NAMES.index(f"exceed_{int(scenario.sla.d99_ceiling_ms)}ms")
+    exceed = _exceedance_column(scenario)
     floor = LOSS_FLOOR * max(float(expected[_URLLC_OFFERED]), 1.0)
     loss = (max(float(observed[_URLLC_LOST]), 0.0) + floor) / (max(float(expected[_URLLC_LOST]), 0.0) + floor)
     late = (float(np.clip(observed[exceed], 0, 1)) + EXCEEDANCE_FLOOR) / (
         float(np.clip(expected[exceed], 0, 1)) + EXCEEDANCE_FLOOR
     )
     return np.log([loss, late])
+
+
+def _exceedance_column(scenario: Scenario) -> int:
+    """The ``KPI_NAMES`` column of the URLLC latency exceedance at the scenario's d99 ceiling."""
+    ceiling = scenario.sla.d99_ceiling_ms
+    if ceiling not in LATENCY_THRESHOLDS_MS:
+        raise ValueError(
+            f"sla.d99_ceiling_ms: the planner's hand-over reads the CDWM's latency exceedance at the "
+            f"ceiling, and {ceiling:g} ms is not one of its thresholds {LATENCY_THRESHOLDS_MS} "
+            "(choose one, or turn the hand-over off with handover='')"
+        )
+    return KPI_NAMES.index(f"exceed_{int(ceiling)}ms")
 
 
 def _policy_cost(scenario: Scenario, p: F32, b: F32) -> F32:

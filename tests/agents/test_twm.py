@@ -128,6 +128,9 @@ def test_prediction_drift_reads_urllc_loss_and_exceedance_against_floors() -> No
     assert np.allclose(prediction_drift(scenario, expected, observed), np.log([4.0, 0.5]))
     observed[KPI_NAMES.index("lost_urllc")] = 1.0  # losses far below 1 % of the traffic are no surprise
     assert abs(prediction_drift(scenario, expected, observed)[0]) < np.log(2)
+    odd = dataclasses.replace(scenario, sla=dataclasses.replace(scenario.sla, d99_ceiling_ms=19.5))
+    with pytest.raises(ValueError, match=r"sla.d99_ceiling_ms.*19.5 ms.*handover=''"):
+        prediction_drift(odd, expected, observed)
 
 
 @pytest.mark.parametrize("drift", [0.0, 5.0])
