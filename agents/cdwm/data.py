@@ -34,7 +34,7 @@ from twm_gym.core.kpi import step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
-from twm_gym.core.state import Snapshot
+from twm_gym.core.state import EGWState, Snapshot
 from twm_gym.envs.layout import OBSERVATION_KEYS, Observer, layout_for
 from twm_gym.scenarios import load_scenario
 
@@ -59,6 +59,8 @@ SYMLOG_KPIS = frozenset(i for i, k in enumerate(KPI_NAMES) if k.startswith(("off
 N_UNSEEN = 32
 SIGMA = 0.2
 _CHUNK = 1024
+FWM_VIEWS: tuple[str, ...] = ("step", "decision")
+"""How a step's FWM summary sees the field (:func:`generate`): its own, or a planner's at a random decision step."""
 
 
 def unseen_candidates(n_candidates: int = 256) -> NDArray[np.int64]:
@@ -199,12 +201,18 @@ def generate(
     sigma: float = SIGMA,
     rng_seed: int = 0,
     fwm: Any = None,
+    fwm_view: str = "step",
 ) -> Trajectories:
     """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix).
 
     With ``fwm`` (a :class:`~agents.fwm.predictor.FieldModel`) each step also records the FWM
-    summary of its action on the field seen at the start of the step.
+    summary of its action, on the field seen at the start of that step (``fwm_view="step"``), or
+    as a planner deciding at a random step ``t0`` of the episode sees it (``"decision"``): steps
+    before ``t0`` on their own fields, every later step on the field seen at the start of ``t0``
+    (:func:`agents.cdwm.fieldinfo.field_summary`; ``t0`` uniform over the horizon, one per episode).
     """
+    if fwm_view not in FWM_VIEWS:
+        raise ValueError(f"fwm_view: {fwm_view!r} is not one of {FWM_VIEWS}")
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(seeds)
     if not seeds:
@@ -213,12 +221,15 @@ def generate(
     observer = Observer(layout)
     mix = logging_mix(len(lib)) if candidates is None else np.asarray(candidates, dtype=np.int64)
     rng = np.random.default_rng([rng_seed, 0x43444D])
+    cuts = np.random.default_rng([rng_seed, 0x435554])  # its own stream: the episodes do not depend on the view
     horizon, parts = sc.horizon, []
     for i0 in range(0, len(seeds), _CHUNK):
         chunk = np.asarray(seeds[i0 : i0 + _CHUNK], dtype=np.int64)
         n = len(chunk)
         cand = mix[rng.integers(len(mix), size=n)]
+        cut = cuts.integers(horizon, size=n) if fwm is not None and fwm_view == "decision" else None
         sim = Simulation(sc, domain_seeds(chunk, CDWM_SEED_DOMAIN))
+        seen = sim.egw.copy() if cut is not None else None  # the field each episode's planner sees
         obs = [flatten_obs(observer.observe(0, sim.csw, sim.egw, None, None))]
         acts, kpis, logps, fields_ = [], [], [], []
         for t in range(horizon):
@@ -234,7 +245,9 @@ def generate(
                 from agents.cdwm.fieldinfo import field_summary
 
                 pp, bp = layout.project(act)
-                fields_.append(field_summary(fwm, sc, sim.egw, t, pp, bp))
+                if cut is not None and seen is not None:
+                    seen = _where(t <= cut, sim.egw, seen)  # follows the world up to t0, then frozen
+                fields_.append(field_summary(fwm, sc, sim.egw if seen is None else seen, t, pp, bp))
             tr = sim.step(p, b)
             acts.append(act)
             kpis.append(step_kpi_vector(sc, observer, tr))
@@ -254,6 +267,15 @@ def generate(
             )
         )
     return concat(parts)
+
+
+def _where(mask: NDArray[np.bool_], new: EGWState, old: EGWState) -> EGWState:
+    """Per episode (``mask (B,)``): ``new``'s rows where true, else ``old``'s."""
+    merged = {}
+    for f in fields(new):
+        a, b = getattr(new, f.name), getattr(old, f.name)
+        merged[f.name] = np.where(mask.reshape(-1, *([1] * (a.ndim - 1))), a, b)
+    return EGWState(**merged)
 
 
 def to_minari(data: Trajectories, dataset_id: str, **metadata: Any) -> Any:

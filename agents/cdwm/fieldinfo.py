@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.fwm.fields import FEATURES, config_channels, exo_channels, field_geometry
+from agents.fwm.fields import FEATURES, config_cells, config_channels, exo_channels, field_geometry
 from agents.fwm.predictor import FieldModel
 from twm_gym.core.egw import drivers_of
 from twm_gym.core.params import Scenario
@@ -43,3 +43,20 @@ def field_summary(model: FieldModel, scenario: Scenario, state: EGWState, t: int
     else:
         pred = model.predict(np.concatenate([spatial, config], axis=1), with_field=False)
     return summarize(pred.mean)
+
+
+def plan_summaries(model: FieldModel, scenario: Scenario, state: EGWState, t: int, p: F32, b: F32) -> F32:
+    """``(N, H, 24)`` FWM summaries of ``N`` plans' next ``H`` steps ``p (N, H, C, S)``, ``b (N, H, L, S)``,
+    every step ``t + k`` on the field seen now (``state``: one rollout, the start of step ``t``).
+
+    The same numbers as :func:`field_summary` step by step (up to float rounding), with the
+    encoder batched over the ``H`` fields: what ranking a plan's future costs.
+    """
+    if state.ar.shape[0] != 1:
+        raise ValueError(f"state must hold one rollout (the field seen now), got {state.ar.shape[0]}")
+    geom = field_geometry(scenario)
+    horizon = p.shape[1]
+    drivers = [drivers_of(geom.comp, state, t + k) for k in range(horizon)]
+    spatial = np.concatenate([exo_channels(geom, drv) for drv in drivers])  # (H, Cs, G, G)
+    cells = np.stack([config_cells(geom, drv, p[:, k], b[:, k]) for k, drv in enumerate(drivers)])
+    return summarize(model.predict_steps(spatial, cells)).transpose(1, 0, 2)  # (N, H, 24)

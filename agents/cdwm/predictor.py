@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from agents import checkpoint_io
 from agents.cdwm.data import KPI_NAMES
-from agents.cdwm.fieldinfo import field_summary
+from agents.cdwm.fieldinfo import plan_summaries
 from agents.cdwm.model import CDWMEnsemble, RSSMShape
 from agents.cdwm.utility import episode_from_steps
 from agents.conformal import FeatureIntervals as KPIIntervals
@@ -29,6 +29,12 @@ F32 = NDArray[np.float32]
 
 FORMAT = "twm-gym/cdwm/1"
 DEFAULT_CHECKPOINT = "default"
+SHIPPED_CHECKPOINTS: dict[str, str] = {
+    "default": "the RSSM ensemble on the CSW/EGW observations (twm-bench train cdwm)",
+    "fields": "the same conditioned on FWM field summaries, paper section X-B "
+    "(twm-bench train cdwm --set fwm_features=true fwm_view=decision)",
+}
+"""The checkpoints shipped in ``agents/cdwm/checkpoints``, by name."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,9 +190,7 @@ class CDWMModel:
         if self.shape.fwm_dim:
             if fwm is None or egw_state is None or history_fwm is None:
                 raise ValueError("this CDWM was trained with FWM features: pass fwm, egw_state and history_fwm")
-            future = np.stack(
-                [field_summary(fwm, scenario, egw_state, t + k, p[:, k], b[:, k]) for k in range(horizon)], 1
-            )
+            future = plan_summaries(fwm, scenario, egw_state, t, p, b)
             actions = np.concatenate([actions, future], axis=-1)
             past = np.concatenate([history_act, history_fwm], axis=-1)
         state = self.observe(history_obs[None], past[None], samples)
@@ -234,10 +238,12 @@ class CDWMModel:
         return cls(ensemble, KPIIntervals.from_arrays(arrays), ViolationCalibrator.from_arrays(arrays), meta, device)
 
     @classmethod
-    def default(cls, device: str = "auto") -> CDWMModel:
-        """The small checkpoint shipped with the package (made by ``twm-bench train cdwm``)."""
+    def default(cls, device: str = "auto", name: str = DEFAULT_CHECKPOINT) -> CDWMModel:
+        """A small checkpoint shipped with the package, by ``name`` (:data:`SHIPPED_CHECKPOINTS`)."""
+        if name not in SHIPPED_CHECKPOINTS:
+            raise ValueError(f"name: no shipped CDWM checkpoint {name!r}; choose one of {sorted(SHIPPED_CHECKPOINTS)}")
         root = resources.files("agents.cdwm") / "checkpoints"
-        with resources.as_file(root / f"{DEFAULT_CHECKPOINT}.safetensors") as weights:
+        with resources.as_file(root / f"{name}.safetensors") as weights:
             return cls.load(weights, device=device)
 
 

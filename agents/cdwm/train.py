@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.cdwm.data import KPI_NAMES, SYMLOG_KPIS, Trajectories, concat, generate, unseen_candidates
+from agents.cdwm.data import FWM_VIEWS, KPI_NAMES, SYMLOG_KPIS, Trajectories, concat, generate, unseen_candidates
 from agents.cdwm.metrics import imagine_episodes, trajectory_metrics
 from agents.cdwm.model import CDWMEnsemble, RSSMShape
 from agents.cdwm.predictor import CDWMModel
@@ -56,6 +56,7 @@ class CDWMConfig:
     samples: int = 8  # latent draws per member when imagining
     fwm_features: bool = False  # condition on the FWM's summary of every step's action
     fwm_checkpoint: str = ""  # FWM checkpoint for fwm_features ("": the shipped one)
+    fwm_view: str = "step"  # the field each step's summary is on: "step" (its own) or "decision" (data.generate)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -77,6 +78,8 @@ class CDWMConfig:
                 raise ValueError(f"CDWMConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.test_episodes < 0 or not self.lr > 0:
             raise ValueError("CDWMConfig.test_episodes must be >= 0 and lr > 0")
+        if self.fwm_view not in FWM_VIEWS:
+            raise ValueError(f"CDWMConfig.fwm_view must be one of {FWM_VIEWS}, got {self.fwm_view!r}")
         for name in (*self.scenarios, *self.ood_scenarios):
             load_scenario(name)
 
@@ -117,9 +120,8 @@ def make_splits(config: CDWMConfig) -> Splits:
     fwm = load_fwm(config)
 
     def many(names: tuple[str, ...], seed0: int, n: int, tag: int, **kw: Any) -> Trajectories:
-        return concat(
-            [generate(s, range(seed0, seed0 + n), rng_seed=config.seed * 100 + tag, fwm=fwm, **kw) for s in names]
-        )
+        kw.update(rng_seed=config.seed * 100 + tag, fwm=fwm, fwm_view=config.fwm_view)
+        return concat([generate(s, range(seed0, seed0 + n), **kw) for s in names])
 
     tests: dict[str, Trajectories] = {}
     if config.test_episodes:

@@ -209,12 +209,17 @@ def config_channels(geom: FieldGeometry, drv: Drivers, p: F32, b: F32) -> F32:
 
     ``drv`` has ``N`` rows or one (shared by every candidate): the hops follow the current routes.
     """
-    g, serve = geom.grid, geom.serve
+    g, n = geom.grid, p.shape[0]
+    return config_cells(geom, drv, p, b)[:, :, geom.serve].reshape(n, -1, g, g)
+
+
+def config_cells(geom: FieldGeometry, drv: Drivers, p: F32, b: F32) -> F32:
+    """``(N, len(CONFIG_CHANNELS), C)``: the configuration channels per cell (every pixel takes its
+    serving cell's value, so these are the channels before painting)."""
     n = p.shape[0]
     hops, used = _hops(np.broadcast_to(drv.route, (n, *drv.route.shape[1:])))
     prb = p.transpose(0, 2, 1)  # (N, S, C)
-    per_cell = np.concatenate([prb, _log(prb), _per_hop(_log(b), hops, used, 0.0)], axis=1)
-    return per_cell[:, :, serve].astype(np.float32).reshape(n, -1, g, g)
+    return np.concatenate([prb, _log(prb), _per_hop(_log(b), hops, used, 0.0)], axis=1).astype(np.float32)
 
 
 def field_features(geom: FieldGeometry, drv: Drivers, p: F32, b: F32) -> F32:

@@ -190,3 +190,19 @@ class FieldEnsemble(nn.Module):
         members = cast(list[FieldCNN], list(self.members))
         y = torch.stack([m.features(m.field_code(z, self.pool), config) for m in members])
         return y * self.y_std + self.y_mean
+
+    def features_steps(self, x_spatial: Tensor, cells: Tensor) -> Tensor:
+        """``(M, K, N, C, F)`` features of ``N`` candidates on each of ``K`` fields (a plan's steps), the
+        encoder batched over the fields once.
+
+        ``x_spatial (K, Cs, G, G)`` raw spatial channels; ``cells (K, N, Cc, C)`` raw configuration per
+        cell (``fields.config_cells``): what the readout's pixel pools of the painted channels give.
+        """
+        cs = self.shape.spatial_channels
+        z = (x_spatial - self.x_mean[:cs]) / self.x_std[:cs]
+        config = (cells - self.x_mean[cs:, 0]) / self.x_std[cs:, 0]
+        served = (self.pool.sum(dim=1) > 0).to(config.dtype)  # a cell serving no pixel pools to 0
+        config = (config * served).transpose(-1, -2)  # (K, N, C, Cc)
+        members = cast(list[FieldCNN], list(self.members))
+        y = torch.stack([m.features(m.field_code(z, self.pool)[:, None], config) for m in members])
+        return y * self.y_std + self.y_mean

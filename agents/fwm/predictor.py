@@ -98,6 +98,25 @@ class FieldModel:
         )
         return self._prediction(y.cpu().numpy(), None, confidence)
 
+    @torch.inference_mode()
+    def predict_steps(self, x_spatial: F32, cells: F32) -> F32:
+        """Mean features ``(K, N, C, F)`` of ``N`` candidates on each of ``K`` fields (no intervals):
+        ``x_spatial (K, Cs, G, G)``, ``cells (K, N, Cc, C)`` (``fields.config_cells``). Equals
+        :meth:`predict_shared` per field (up to float rounding), the encoder batched over the fields."""
+        cs, cc, g, c = self.shape.spatial_channels, self.shape.config_channels, self.shape.grid, self.shape.n_cells
+        k = x_spatial.shape[0]
+        if x_spatial.shape != (k, cs, g, g) or cells.ndim != 4 or cells.shape[0] != k or cells.shape[2:] != (cc, c):
+            raise ValueError(
+                f"x_spatial must be (K, {cs}, {g}, {g}) and cells (K, N, {cc}, {c}); "
+                f"got {x_spatial.shape} and {cells.shape}"
+            )
+        to = self.device
+        y = self.ensemble.features_steps(
+            torch.from_numpy(np.ascontiguousarray(x_spatial, dtype=np.float32)).to(to),
+            torch.from_numpy(np.ascontiguousarray(cells, dtype=np.float32)).to(to),
+        )
+        return y.mean(dim=0).cpu().numpy()  # type: ignore[no-any-return]
+
     def _prediction(self, members: F32, sinr_map: F32 | None, confidence: float) -> FieldPrediction:
         mean, sd = members.mean(axis=0), members.std(axis=0)
         if self.intervals is None:  # not calibrated yet: unbounded

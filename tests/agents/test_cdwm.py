@@ -267,3 +267,43 @@ def test_fwm_conditioned_cdwm() -> None:
     assert ranking.utility.shape == (8,) and np.isfinite(ranking.utility).all()
     with pytest.raises(ValueError, match="FWM features"):
         model.rank(*args, samples=2)
+
+
+def test_fwm_decision_view_freezes_the_field_after_a_random_cut() -> None:
+    """``fwm_view="decision"`` trains on what a planner's ranking is fed: the episodes are the
+    same as with the step view, each step's summary is too up to the episode's cut ``t0``, and
+    later steps see the field of ``t0`` (so they differ once the world has moved)."""
+    from agents.fwm.predictor import FieldModel
+
+    fwm = FieldModel.default(device="cpu")
+    step = generate("wave-id", range(8), fwm=fwm, fwm_view="step")
+    decision = generate("wave-id", range(8), fwm=fwm, fwm_view="decision")
+    np.testing.assert_array_equal(step.obs, decision.obs)
+    np.testing.assert_array_equal(step.act, decision.act)
+    differs = np.abs(step.fwm - decision.fwm).max(axis=2) > 1e-6  # (E, T)
+    assert not differs[:, 0].any() and differs.any()  # step 0 is always seen as it is
+    with pytest.raises(ValueError, match="fwm_view"):
+        generate("wave-id", range(2), fwm=fwm, fwm_view="future")
+    with pytest.raises(ValueError, match="fwm_view"):
+        CDWMConfig(fwm_view="future")
+
+
+def test_plan_summaries_equal_the_step_by_step_summaries() -> None:
+    """Ranking summarizes a plan's future steps in one batched FWM pass; the numbers are those of
+    summarizing each step on the field seen now."""
+    from agents.cdwm.fieldinfo import field_summary, plan_summaries
+    from agents.fwm.predictor import FieldModel
+
+    sc = load_scenario("wave-id")
+    fwm = FieldModel.default(device="cpu")
+    lib = candidate_library(sc)
+    sim = Simulation(sc, np.array([5]))
+    for k in range(3):
+        sim.step(lib.p[:1, k], lib.b[:1, k])
+    p, b = lib.p[:6, 3:], lib.b[:6, 3:]
+    batched = plan_summaries(fwm, sc, sim.egw, 3, p, b)
+    stepwise = np.stack([field_summary(fwm, sc, sim.egw, 3 + k, p[:, k], b[:, k]) for k in range(p.shape[1])], 1)
+    assert batched.shape == (6, 9, 24)
+    np.testing.assert_allclose(batched, stepwise, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="one rollout"):
+        plan_summaries(fwm, sc, Simulation(sc, np.array([1, 2])).egw, 0, lib.p[:2], lib.b[:2])
