@@ -199,6 +199,26 @@ def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:
     )
 
 
+def violation_certain(scenario: Scenario, ledger: Ledger, steps_done: int, future_offered: F32) -> NDArray[np.bool_]:
+    """``(B,)`` whether the first ``steps_done`` steps already make the episode violate an SLA.
+
+    Certain whatever the remaining steps bring, given ``future_offered`` ``(B, S)``, an upper bound on
+    the traffic still to be offered (Mbit): URLLC's d99 is past its ceiling once more than the top 1 %
+    of the episode's ``T * K * C`` latency samples (the order statistics the percentile reads) already
+    exceed it; a slice's loss rate is past its ceiling once ``lost / (offered + future_offered)`` is.
+    Once true, ``SCM = 0`` and the violation term are fixed, and only the cost is left to decide.
+    """
+    sim, sla = scenario.sim, scenario.sla
+    per_step = sim.substeps * len(scenario.city.cell_xy)
+    n = sim.horizon * per_step
+    lo = int(0.99 * (n - 1))  # the percentile lies at or above the lo-th smallest sample
+    over = (ledger.delays[:, : steps_done * per_step] > sla.d99_ceiling_ms).sum(axis=1)
+    certain = over >= n - lo
+    floor = ledger.lost / np.maximum(ledger.offered + np.maximum(future_offered, 0.0), np.float32(1e-9))
+    certain |= (floor > np.asarray(sla.loss_ceiling, np.float32)).any(axis=1)
+    return np.asarray(certain)
+
+
 @dataclass(frozen=True)
 class Utility:
     """Decision utility ``U = w_scm * SCM + w_cost * dcost - w_violation * 1[global violation]``.
