@@ -18,8 +18,21 @@ CALLS_PER_HORIZON = 12
 """The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
 
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
-PAPER = ("twm", "fwm-only", "cdwm-only", "llm", "dt-fair", "uniform", "proportional", "random", "ppo", "ippo", "oracle")
-"""The paper's comparison (section X-C, fig. 6-7), plus random and the shipped learned policies."""
+PAPER = (
+    "twm",
+    "twm-fields",
+    "fwm-only",
+    "cdwm-only",
+    "llm",
+    "dt-fair",
+    "uniform",
+    "proportional",
+    "random",
+    "ppo",
+    "ippo",
+    "oracle",
+)
+"""The paper's comparison (section X-C, fig. 6-7), plus the FWM-conditioned TWM, random and the learned policies."""
 ABLATIONS = (
     "twm",
     "twm-no-prescreen",

@@ -9,6 +9,7 @@
 | ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
 | ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
 | ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong: the paper's planner |
+| ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
 """
 
 from typing import Any, ClassVar
@@ -50,4 +51,21 @@ class NoHandover(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"handover": ""}
 
 
-__all__ = ["CDWMOnly", "FWMOnly", "NoHandover", "NoPhase2", "NoPrescreen", "NoVerify", "PlannerConfig", "TWMPlanner"]
+class Fields(TWMPlanner):
+    """TWM whose CDWM reads the FWM's field summaries of every step it imagines (paper section X-B)."""
+
+    name: ClassVar[str] = "twm-fields"
+    defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "fields"}
+
+
+__all__ = [
+    "CDWMOnly",
+    "FWMOnly",
+    "Fields",
+    "NoHandover",
+    "NoPhase2",
+    "NoPrescreen",
+    "NoVerify",
+    "PlannerConfig",
+    "TWMPlanner",
+]

@@ -171,3 +171,77 @@ def test_handover_needs_a_dynamics_model_and_phase2() -> None:
         TWMPlanner(handover_trigger=1.0)
     with pytest.raises(ValueError, match="handover_smoothing"):
         TWMPlanner(handover_smoothing=0.0)
+
+
+def test_cost_weight_moves_the_planner_along_the_cost_compliance_front() -> None:
+    """The utility the planner ranks and verifies by weighs the cost reduction by ``cost_weight``:
+    valuing savings far above compliance makes it execute a cheaper plan."""
+    plans = {}
+    for weight in (0.0, 20.0):
+        agent = TWMPlanner(phase2=False, cost_weight=weight)
+        assert agent.utility.w_cost == weight
+        results, _ = _play(agent, [0], budget=12)
+        assert results[0].error is None and agent._plan is not None
+        plans[weight] = planner_module._policy_cost(load_scenario(SCENARIO), agent._plan[0][None], agent._plan[1][None])
+    assert plans[20.0][0] < plans[0.0][0]
+    with pytest.raises(ValueError, match="cost_weight"):
+        TWMPlanner(cost_weight=-0.5)
+
+
+def test_planner_feeds_an_fwm_conditioned_cdwm_its_fields(tmp_path: Path) -> None:
+    """A CDWM trained with FWM features ranks with the field model: the planner passes it the
+    summaries of the played actions and the field seen now, and refuses it without an FWM."""
+    from agents.cdwm.train import CDWMConfig, train
+
+    config = CDWMConfig.preset("tiny").replace(
+        {"fwm_features": "true", "fwm_view": "decision", "updates": "10", "test_episodes": "0"}
+    )
+    path = tmp_path / "cdwm_fwm"
+    train(config, None, progress=None).save(path)
+    agent = TWMPlanner(cdwm_checkpoint=str(path), handover="")  # every step the planner's
+    results, _ = _play(agent, [0], budget=12)
+    assert results[0].error is None and results[0].sim_calls == 12
+    assert len(agent._fields) == 12 and agent._fields[0].shape == (24,)
+    with pytest.raises(ValueError, match="cdwm_checkpoint"):
+        TWMPlanner(fwm=False, cdwm_checkpoint=str(path))
+
+
+@pytest.mark.parametrize("lock_in", [False, True])
+def test_planner_plays_the_cheapest_plan_once_a_violation_is_certain(
+    tmp_path: Path, lock_in: bool, monkeypatch: Any
+) -> None:
+    """With SCM at 0 and the violation term fixed, only the cost is left to decide."""
+    real = planner_module.violation_certain
+    monkeypatch.setattr(
+        planner_module, "violation_certain", lambda sc, ledger, t, future: real(sc, ledger, t, future) | (t >= 4)
+    )
+    agent = TWMPlanner(lock_in=lock_in, handover="", trace=str(tmp_path / "trace.jsonl"))
+    results, _ = _play(agent, [0], budget=12)
+    assert results[0].error is None
+    decisions = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    locked = [d for d in decisions if d["decision"] == "phase2-locked"]
+    scenario, lib = load_scenario(SCENARIO), ScenarioCard.of(load_scenario(SCENARIO)).library
+    assert agent._plan is not None
+    if not lock_in:
+        assert agent.locked_at == -1 and not locked and agent.metrics()["locked"] == 0.0
+        return
+    assert agent.locked_at <= 4 and agent.metrics()["locked"] == 1.0 and len(locked) == 1
+    t = agent.locked_at
+    remaining = planner_module._policy_cost(scenario, lib.p[:, t:], lib.b[:, t:])
+    cheapest = int(np.argmin(remaining))
+    assert locked[0]["inputs"]["plan"] == lib.names[cheapest]
+    np.testing.assert_array_equal(agent._plan[0][t:], lib.p[cheapest, t:])
+    later = [d for d in decisions if d["decision"] == "phase2-intervention" and d["inputs"]["step"] >= t]
+    assert not later  # nothing left to monitor
+    with pytest.raises(ValueError, match="lock_in_offered"):
+        TWMPlanner(lock_in_offered=0.5)
+
+
+def test_twm_fields_ranks_with_the_shipped_fwm_conditioned_cdwm() -> None:
+    from agents.cdwm.predictor import CDWMModel
+
+    agent = make_agent("twm-fields")
+    assert isinstance(agent, TWMPlanner) and agent.cdwm is not None and agent.cdwm.shape.fwm_dim > 0
+    assert make_agent("twm").cdwm.shape.fwm_dim == 0  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"name: .*'default', 'fields'"):
+        CDWMModel.default(name="nope")
