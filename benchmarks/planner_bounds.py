@@ -108,12 +108,17 @@ class ReplanBound(Agent):
         return {"switches": float(self.switches)}
 
 
-def _replan_unit(job: tuple[str, int, int, float]) -> tuple[str, float, float]:
-    """``(scenario, mean utility, mean switches)`` of :class:`ReplanBound` on evaluation seeds ``0..seeds-1``."""
+def _replan_unit(job: tuple[str, int, int, float]) -> tuple[str, dict[str, float]]:
+    """Mean utility, switches, SCM and Δcost of :class:`ReplanBound` on evaluation seeds ``0..seeds-1``."""
     name, seeds, nominal_seeds, margin = job
     agent = ReplanBound(nominal_seeds=nominal_seeds, margin=margin)
     records = run_unit(ReplanBound.name, name, list(range(seeds)), 0, 0, "bound", agent=agent)
-    return name, float(np.mean([r.utility for r in records])), float(np.mean([r.metrics["switches"] for r in records]))
+    return name, {
+        "utility": float(np.mean([r.utility for r in records])),
+        "switches": float(np.mean([r.metrics["switches"] for r in records])),
+        "scm": float(np.mean([r.kpis["scm"] for r in records])),
+        "delta_cost": float(np.mean([r.kpis["delta_cost"] for r in records])),
+    }
 
 
 def cost_tradeoff(name: str, weights: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, float]]:
@@ -166,27 +171,33 @@ def main() -> None:
                 )
         return
     nominal = args.nominal_seeds or (32 if args.closed_loop else 64)
-    replan: dict[str, tuple[float, float]] = {}
+    replan: dict[str, dict[str, float]] = {}
     if args.closed_loop:
         jobs = [(name, args.seeds, nominal, args.margin) for name in PAPER_SCENARIOS]
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
-            replan = {name: (u, s) for name, u, s in pool.map(_replan_unit, jobs)}
+            replan = dict(pool.map(_replan_unit, jobs))
     closed, replan_closed = [], []
-    extra = " re-planning every step | switches | gap closed |" if replan else ""
+    extra = " re-planning every step | switches | gap closed | SCM % | Δcost % |" if replan else ""
     print(f"| scenario | uniform | nominal-best at t=0 | oracle | gap closed |{extra}")
-    print("|---|---|---|---|---|" + ("---|---|---|" if replan else ""))
+    print("|---|---|---|---|---|" + ("---|---|---|---|---|" if replan else ""))
     for name in PAPER_SCENARIOS:
         r = bound(name, 64 if args.closed_loop else nominal, args.seeds)
         closed.append(r["closed"])
         pick = f"{r['pick']:.3f} (#{r['candidate']})"
         row = f"| {name} | {r['uniform']:.3f} | {pick} | {r['oracle']:.3f} | {r['closed']:.0%} |"
         if replan:
-            u, switches = replan[name]
-            replan_closed.append((u - r["uniform"]) / (r["oracle"] - r["uniform"]))
-            row += f" {u:.3f} | {switches:.1f} | {replan_closed[-1]:.0%} |"
+            b = replan[name]
+            replan_closed.append((b["utility"] - r["uniform"]) / (r["oracle"] - r["uniform"]))
+            row += f" {b['utility']:.3f} | {b['switches']:.1f} | {replan_closed[-1]:.0%} |"
+            row += f" {100 * b['scm']:.1f} | {100 * b['delta_cost']:+.1f} |"
         print(row)
-    print(f"| average | | | | {np.mean(closed):.0%} |" + (f" | | {np.mean(replan_closed):.0%} |" if replan else ""))
+    tail = ""
+    if replan:
+        scm = np.mean([b["scm"] for b in replan.values()])
+        cost = np.mean([b["delta_cost"] for b in replan.values()])
+        tail = f" | | {np.mean(replan_closed):.0%} | {100 * scm:.1f} | {100 * cost:+.1f} |"
+    print(f"| average | | | | {np.mean(closed):.0%} |" + tail)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from agents.baselines.simple import RandomCandidate
-from benchmarks.planner_bounds import ReplanBound
+from benchmarks.planner_bounds import ReplanBound, cost_tradeoff
 from benchmarks.runner import run_unit
 
 
@@ -24,3 +24,9 @@ def test_replan_bound__switches_only_past_its_margin_and_spends_no_budget() -> N
     (moved,) = run_unit(ReplanBound.name, "hotspot-ood", [3], 0, 0, "h", agent=eager)
     assert moved.error is None and moved.sim_calls == 0 and np.isfinite(moved.utility)
     assert moved.metrics["switches"] >= 1.0
+
+
+def test_cost_tradeoff__a_heavier_cost_weight_picks_a_cheaper_plan() -> None:
+    light, heavy = cost_tradeoff("hotspot-id", [0.5, 100.0], nominal_seeds=2, seeds=2)
+    assert heavy["delta_cost"] > light["delta_cost"] and heavy["candidate"] != light["candidate"]
+    assert all(0.0 <= r["scm"] <= 1.0 and 0.0 <= r["p_g"] <= 1.0 for r in (light, heavy))
