@@ -36,18 +36,22 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from agents.base import AGENT_SEED_DOMAIN, Action, Agent, EpisodeContext, Observation, ScenarioCard
 from benchmarks.runner import evaluation_exo_seed, one_thread_per_process, run_unit
 from benchmarks.spec import PAPER_SCENARIOS
 from twm_gym.core.kpi import Utility
+from twm_gym.core.params import Scenario
 from twm_gym.core.rng import domain_seeds
-from twm_gym.core.twin import simulate
+from twm_gym.core.twin import Rollout, simulate
 from twm_gym.scenarios import load_scenario
 
 
-def bound(name: str, nominal_seeds: int, seeds: int) -> dict[str, float]:
-    """Mean utilities of uniform, the nominal-best candidate and the oracle on ``seeds`` episodes."""
+def _library_rollouts(name: str, nominal_seeds: int, seeds: int) -> tuple[Scenario, Rollout, Rollout, NDArray[Any]]:
+    """Every library candidate on ``nominal_seeds`` seeds of the nominal model (what a perfect model
+    predicts; candidate-major rows) and on the evaluation episodes ``0..seeds-1`` (the truth), with
+    those episodes' exogenous seeds."""
     scenario = load_scenario(name)
     card = ScenarioCard.of(scenario)
     lib, n = card.library, len(card.library)
@@ -55,9 +59,17 @@ def bound(name: str, nominal_seeds: int, seeds: int) -> dict[str, float]:
     planned = simulate(
         card.nominal, lib.p.repeat(nominal_seeds, 0), lib.b.repeat(nominal_seeds, 0), np.tile(nominal, n)
     )
-    pick = int(np.argmax(planned.utility.reshape(n, nominal_seeds).mean(axis=1)))
     truth_seeds = np.array([evaluation_exo_seed(scenario, s) for s in range(seeds)])
     truth = simulate(scenario, lib.p.repeat(seeds, 0), lib.b.repeat(seeds, 0), np.tile(truth_seeds, n))
+    return scenario, planned, truth, truth_seeds
+
+
+def bound(name: str, nominal_seeds: int, seeds: int) -> dict[str, float]:
+    """Mean utilities of uniform, the nominal-best candidate and the oracle on ``seeds`` episodes."""
+    scenario, planned, truth, truth_seeds = _library_rollouts(name, nominal_seeds, seeds)
+    lib = ScenarioCard.of(scenario).library
+    n = len(lib)
+    pick = int(np.argmax(planned.utility.reshape(n, nominal_seeds).mean(axis=1)))
     table = truth.utility.reshape(n, seeds)
     third = np.full_like(lib.p[0], 1 / 3), np.full_like(lib.b[0], 1 / 3)
     uniform = simulate(scenario, third[0], third[1], truth_seeds).utility
@@ -123,15 +135,8 @@ def _replan_unit(job: tuple[str, int, int, float]) -> tuple[str, dict[str, float
 
 def cost_tradeoff(name: str, weights: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, float]]:
     """For each cost weight: the perfect-model pick's SCM, Δcost, P_g and benchmark utility on ``seeds`` episodes."""
-    scenario = load_scenario(name)
-    card = ScenarioCard.of(scenario)
-    lib, n = card.library, len(card.library)
-    nominal = domain_seeds(np.arange(nominal_seeds), AGENT_SEED_DOMAIN)
-    planned = simulate(
-        card.nominal, lib.p.repeat(nominal_seeds, 0), lib.b.repeat(nominal_seeds, 0), np.tile(nominal, n)
-    ).kpis
-    truth_seeds = np.array([evaluation_exo_seed(scenario, s) for s in range(seeds)])
-    truth = simulate(scenario, lib.p.repeat(seeds, 0), lib.b.repeat(seeds, 0), np.tile(truth_seeds, n))
+    _, rollouts, truth, _ = _library_rollouts(name, nominal_seeds, seeds)
+    planned, n = rollouts.kpis, truth.kpis.scm.shape[0] // seeds
     rows = []
     for w in weights:
         pick = int(np.argmax(Utility(w_cost=w)(planned).reshape(n, nominal_seeds).mean(axis=1)))

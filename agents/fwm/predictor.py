@@ -71,7 +71,7 @@ class FieldModel:
             raise ValueError(f"x must have shape (N, {', '.join(map(str, expected))}), got {x.shape}")
         ys, maps = [], []
         for i in range(0, x.shape[0], batch_size):
-            xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32)).to(self.device)
+            xb = self._tensor(x[i : i + batch_size])
             y, field = self.ensemble(xb, with_field=with_field)
             ys.append(y.cpu().numpy())
             if field is not None:
@@ -91,11 +91,7 @@ class FieldModel:
                 f"x_spatial must be (1, {cs}, {g}, {g}) and x_config (N, {self.shape.config_channels}, {g}, {g}); "
                 f"got {x_spatial.shape} and {x_config.shape}"
             )
-        to = self.device
-        y = self.ensemble.features_shared(
-            torch.from_numpy(np.ascontiguousarray(x_spatial, dtype=np.float32)).to(to),
-            torch.from_numpy(np.ascontiguousarray(x_config, dtype=np.float32)).to(to),
-        )
+        y = self.ensemble.features_shared(self._tensor(x_spatial), self._tensor(x_config))
         return self._prediction(y.cpu().numpy(), None, confidence)
 
     @torch.inference_mode()
@@ -110,12 +106,11 @@ class FieldModel:
                 f"x_spatial must be (K, {cs}, {g}, {g}) and cells (K, N, {cc}, {c}); "
                 f"got {x_spatial.shape} and {cells.shape}"
             )
-        to = self.device
-        y = self.ensemble.features_steps(
-            torch.from_numpy(np.ascontiguousarray(x_spatial, dtype=np.float32)).to(to),
-            torch.from_numpy(np.ascontiguousarray(cells, dtype=np.float32)).to(to),
-        )
+        y = self.ensemble.features_steps(self._tensor(x_spatial), self._tensor(cells))
         return y.mean(dim=0).cpu().numpy()  # type: ignore[no-any-return]
+
+    def _tensor(self, x: F32) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
 
     def _prediction(self, members: F32, sinr_map: F32 | None, confidence: float) -> FieldPrediction:
         mean, sd = members.mean(axis=0), members.std(axis=0)
