@@ -155,7 +155,11 @@ def test_tiny_metrics_and_calibration(tiny: tuple[CDWMModel, Path]) -> None:
 
 
 def test_common_random_numbers() -> None:
-    """With common noise, identical actions imagine identical futures; independent draws differ."""
+    """With common noise, identical actions imagine the same futures; independent draws differ.
+
+    "The same" up to float32 rounding: a batched matmul may round two equal rows differently (seen on
+    an AVX-512 CPU), so the check is relative, six orders of magnitude below the independent spread.
+    """
     sc = load_scenario("hotspot-id")
     model = CDWMModel.default()
     lib, layout = candidate_library(sc), layout_for(sc)
@@ -164,10 +168,10 @@ def test_common_random_numbers() -> None:
     same = np.repeat(layout.pack(lib.p[5, 1:], lib.b[5, 1:])[None], 2, axis=0)
     torch.manual_seed(1)
     shared = model.imagine(state, same).draws
-    assert np.array_equal(shared[:, 0], shared[:, 1])
+    np.testing.assert_allclose(shared[:, 0], shared[:, 1], rtol=1e-5, atol=1e-6)
     torch.manual_seed(1)
     independent = model.imagine(state, same, common_noise=False).draws
-    assert not np.array_equal(independent[:, 0], independent[:, 1])
+    assert not np.allclose(independent[:, 0], independent[:, 1], rtol=1e-2)
 
 
 def test_ranking_without_intervals_scores_the_same() -> None:
