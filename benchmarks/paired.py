@@ -3,12 +3,9 @@
     python benchmarks/paired.py twm twm --b lock_in=false --seeds 100:164 [--workers 2]
     python benchmarks/paired.py twm twm-fields --seeds 164:228
 
-Every episode is played by both agents with the same random numbers: each (scenario, seed) is its
-own harness unit whose generator is seeded by the seed and by agent ``A``'s name, for ``B`` too
-(common random numbers). A difference then comes from the change alone. The benchmark's own runs
-seed one stream per agent and scenario instead, so a change that alters one episode shifts the
-draws of every later one and two configurations differ by 2-3 points of gap closed from their
-streams alone (docs/results.md).
+Both agents play every episode as the benchmark plays it (``benchmarks.runner.run_unit``: one unit
+per scenario, 12 simulator calls per seed, the same random numbers for every agent in an episode),
+so a difference comes from the change alone and ``--seeds 0:32`` gives the paper preset's records.
 
 Prints per scenario the mean utility of both, the paired difference ``B - A`` +- one standard
 error in utility and in gap-closed units (the uniform -> hindsight-oracle gap on the same seeds),
@@ -29,7 +26,7 @@ from agents.registry import make_agent
 from benchmarks.runner import one_thread_per_process, run_unit
 from benchmarks.spec import CALLS_PER_HORIZON, PAPER_SCENARIOS
 
-Job = tuple[str, dict[str, Any], str, str, list[int]]
+Job = tuple[str, dict[str, Any], str, list[int]]
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -69,14 +66,13 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _play(job: Job) -> tuple[str, str, list[dict[str, Any]]]:
-    """Every seed of one (agent, scenario), each its own unit seeded by the seed and the stream name."""
-    spec, options, stream, scenario, seeds = job
+    """Every seed of one (agent, scenario), as the benchmark plays them."""
+    spec, options, scenario, seeds = job
     agent = make_agent(spec, **options)
     rows = []
-    for seed in seeds:
-        (record,) = run_unit(stream, scenario, [seed], CALLS_PER_HORIZON, seed, "paired", agent=agent)
+    for record in run_unit(spec, scenario, seeds, CALLS_PER_HORIZON * len(seeds), 0, "paired", agent=agent):
         if record.error is not None:
-            raise RuntimeError(f"{spec} on {scenario} seed {seed}: {record.error}")
+            raise RuntimeError(f"{spec} on {scenario} seed {record.seed}: {record.error}")
         rows.append({"utility": record.utility, **{k: record.kpis[k] for k in ("scm", "delta_cost")}})
         rows[-1]["violation"] = float(record.kpis["global_violation"])
     return spec, scenario, rows
@@ -86,11 +82,10 @@ def compare(
     a: str, b: str, a_options: dict[str, Any], b_options: dict[str, Any], seeds: list[int], workers: int
 ) -> dict[str, dict[str, float]]:
     """Per scenario: both agents' means and the paired difference ``B - A`` (utility and gap closed)."""
-    stream = a  # both agents draw agent A's random numbers
     jobs: list[Job] = []
     for scenario in PAPER_SCENARIOS:
         for spec, options in ((a, a_options), (b, b_options), ("uniform", {}), ("oracle", {})):
-            jobs.append((spec, options, stream if spec in (a, b) else spec, scenario, seeds))
+            jobs.append((spec, options, scenario, seeds))
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
         played = list(pool.map(_play, jobs))

@@ -3,6 +3,11 @@
 Evaluation episodes draw their exogenous world in their own seed domain (``EVAL_SEED_DOMAIN``,
 salted by the scenario name), agents' twins in theirs (``agents.base.AGENT_SEED_DOMAIN``): no seed
 an agent can pass to its twin replays the episode it is scored on.
+
+Agents' own random numbers are *common* (``episode_generator``): every agent gets the same generator
+in the same (scenario, seed) episode, whatever its name and whichever episodes it played before. Two
+configurations that draw alike then differ by their decisions alone, and an ablation's difference
+is the ablated layer's, not a different draw.
 """
 
 from __future__ import annotations
@@ -49,6 +54,15 @@ def evaluation_exo_seed(scenario: Scenario, seed: int) -> int:
     """The exogenous seed of evaluation episode ``seed`` of ``scenario``."""
     domain = EVAL_SEED_DOMAIN ^ zlib.crc32(scenario.name.encode())
     return int(domain_seeds([seed], domain)[0])
+
+
+def episode_generator(agent_seed: int, scenario_name: str, seed: int | None) -> np.random.Generator:
+    """The agent's generator for episode ``seed`` of ``scenario_name`` (``None``: for ``prepare``).
+
+    The same for every agent (common random numbers); it never touches the exogenous world.
+    """
+    episode = [0, 0] if seed is None else [1, seed]
+    return np.random.default_rng([agent_seed, zlib.crc32(scenario_name.encode()), *episode])
 
 
 @dataclass
@@ -132,9 +146,9 @@ def run_unit(
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
     The agent (``agent`` when given, e.g. one built with options; else from ``agent_spec``, which
-    names the records and seeds the generator either way), its twin (``calls`` simulator calls for
-    the whole scenario, nominal model, agents' seed domain) and its generator are built here, so a
-    unit gives the same records in any process.
+    names the records) and its twin (``calls`` simulator calls for the whole scenario, nominal model,
+    agents' seed domain) are built here and each episode gets ``episode_generator``'s generator, so
+    a unit gives the same records in any process.
     Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
     Records are appended to ``out`` as each episode ends when given, and returned.
     """
@@ -142,12 +156,11 @@ def run_unit(
     card = ScenarioCard.of(scenario)
     agent = agent if agent is not None else make_agent(agent_spec)
     twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
-    rng = np.random.default_rng([agent_seed, zlib.crc32(f"{agent_spec}|{scenario_name}".encode())])
     records: list[Record] = []
     prep_error = None
     start = time.perf_counter()
     try:
-        agent.prepare(_context(card, twin, rng, episode=-1))
+        agent.prepare(_context(card, twin, episode_generator(agent_seed, scenario_name, None), episode=-1))
     except BudgetExceededError as exc:
         prep_error = f"BudgetExceededError in prepare: {exc}"
     prep_s, prep_calls = time.perf_counter() - start, twin.calls_used
@@ -168,6 +181,7 @@ def run_unit(
             if lib is not None:  # the oracle: every library policy on the true episode, in hindsight
                 truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed)))
                 agent.choose(truth.utility)  # type: ignore[attr-defined]
+            rng = episode_generator(agent_seed, scenario_name, seed)
             res = run_episode(agent, scenario, seed, twin, rng, episode=episode)
             rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error, rec.metrics = (
                 res.kpis,
