@@ -30,6 +30,7 @@ BUILTIN: dict[str, str] = {
     "twm-no-phase2": "agents.twm:NoPhase2",
     "twm-no-verify": "agents.twm:NoVerify",
     "twm-no-handover": "agents.twm:NoHandover",
+    "twm-no-trim": "agents.twm:NoTrim",
     "twm-fields": "agents.twm:Fields",
     "ppo": "agents.rl.agent:PPOAgent",
     "ippo": "agents.rl.marl:IPPOAgent",

@@ -30,24 +30,26 @@ Job = tuple[str, dict[str, Any], str, list[int]]
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` -> options; ``true``/``false``, integers and floats are converted."""
+    """``["k=v", ...]`` -> options; ``true``/``false``, integers and floats are converted, and a
+    comma-separated value is a tuple of them (``trims=0.9,0.8``)."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             raise ValueError(f"option {pair!r}: expected key=value")
-        value: Any = raw
-        if raw.lower() in ("true", "false"):
-            value = raw.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(raw)
-                    break
-                except ValueError:
-                    pass
-        out[key] = value
+        out[key] = tuple(_scalar(x) for x in raw.split(",")) if "," in raw else _scalar(raw)
     return out
+
+
+def _scalar(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    return raw
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -39,6 +39,7 @@ ABLATIONS = (
     "twm-no-phase2",
     "twm-no-verify",
     "twm-no-handover",
+    "twm-no-trim",
     "cdwm-only",
     "fwm-only",
     "uniform",

@@ -2,13 +2,14 @@
 
 | name | what differs from ``twm`` |
 |---|---|
-| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 (with our hand-over) |
+| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 (with our hand-over and trim) |
 | ``fwm-only`` | no CDWM: candidates ranked by spatial risk alone |
 | ``cdwm-only`` | no FWM: RSSM ranking without spatial scoring |
 | ``twm-no-prescreen`` | the LLM prescreen off |
 | ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
 | ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
-| ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong: the paper's planner |
+| ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong |
+| ``twm-no-trim`` | the executed plan is not trimmed (no capacity taken off non-binding slices) |
 | ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
 """
 
@@ -51,6 +52,11 @@ class NoHandover(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"handover": ""}
 
 
+class NoTrim(TWMPlanner):
+    name: ClassVar[str] = "twm-no-trim"
+    defaults: ClassVar[dict[str, Any]] = {"trims": ()}
+
+
 class Fields(TWMPlanner):
     """TWM whose CDWM reads the FWM's field summaries of every step it imagines (paper section X-B)."""
 
@@ -65,6 +71,7 @@ __all__ = [
     "NoHandover",
     "NoPhase2",
     "NoPrescreen",
+    "NoTrim",
     "NoVerify",
     "PlannerConfig",
     "TWMPlanner",

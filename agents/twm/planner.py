@@ -11,7 +11,10 @@
 4. the ``verify`` best are *simulator-verified*: ``verify_seeds`` rollouts each of the nominal
    twin from the live snapshot (3 x 4 = 12 calls per horizon: 384 over the paper's 32). The best
    verified mean utility among those whose violation rate passes the guardrail is executed; if
-   none passes, uniform 1/3 is.
+   none passes, uniform 1/3 is;
+5. *trim* (ours): the CDWM scores the executed plan against copies with one slice's shares scaled
+   by each of ``trims`` (0.9, 0.8), and the best copy that gains utility at no higher predicted
+   violation probability is played instead: capacity off the slices that do not bind the SLA.
 
 **Phase 2**, every later step: the CDWM re-scores the executing plan from the episode so far
 (and the FWM the step's shares on the live field). A *corner case* is a predicted violation
@@ -60,7 +63,7 @@ from agents.llm.decide import choose_template, model_prescreen
 from agents.llm.interventions import TEMPLATES, AuditTrace, Proposal, Verdict, apply, do_no_harm, guardrail
 from agents.llm.prescreen import prescreen
 from twm_gym.core.kpi import Utility, step_cost, violation_certain
-from twm_gym.core.params import Scenario
+from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.state import Snapshot
 
 F32 = NDArray[np.float32]
@@ -114,6 +117,14 @@ class PlannerConfig:
             alone (the hindsight oracle's choice in such episodes). Ours, not the paper's.
         lock_in_offered: the traffic still to be offered is bounded by this many times the largest
             per-step offered traffic seen so far, per slice and remaining step (the loss test).
+        trims: factors (in (0, 1)) by which Phase 1 tries to scale one slice's radio and transport
+            shares of the executed plan, every slice and factor (ours; () for none; needs
+            ``cdwm``). Capacity costs money and buys margin only on the slice that binds the SLA
+            (SCM is the worst slice's headroom, paper eq. 2); the CDWM scores the plan and its
+            trims together, with common noise, and the best trim replaces the plan when its score
+            beats the plan's by ``trim_margin`` and its predicted violation probability is no
+            higher.
+        trim_margin: the score gain (utility units) a trim needs.
         fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults); the CDWM's
             may also name a shipped checkpoint (``agents.cdwm.predictor.SHIPPED_CHECKPOINTS``:
             'fields' is the CDWM conditioned on FWM field summaries, which needs ``fwm``).
@@ -148,6 +159,8 @@ class PlannerConfig:
     handover_smoothing: float = 0.5
     lock_in: bool = True
     lock_in_offered: float = 2.0
+    trims: tuple[float, ...] = (0.9, 0.8)
+    trim_margin: float = 0.0
     fwm_checkpoint: str = ""
     cdwm_checkpoint: str = ""
 
@@ -172,6 +185,10 @@ class PlannerConfig:
             raise ValueError(f"handover_smoothing: must be in (0, 1], got {self.handover_smoothing}")
         for a in self.amounts:
             Proposal(TEMPLATES[0], a)  # raises naming the valid range
+        if not all(0.0 < f < 1.0 for f in self.trims):
+            raise ValueError(f"trims: every factor must be in (0, 1), got {list(self.trims)}")
+        if not (np.isfinite(self.trim_margin) and self.trim_margin >= 0.0):
+            raise ValueError(f"trim_margin: must be finite and >= 0, got {self.trim_margin}")
 
 
 _MODELS: dict[tuple[str, str], Any] = {}
@@ -476,6 +493,42 @@ class TWMPlanner(Agent):
             self._log("phase1-execute", {"candidate": lib.names[choice]})
             if next_kpi.shape[1]:
                 self._expected = next_kpi[int(np.flatnonzero(survivors == choice)[0])]
+            if cfg.trims and self.cdwm is not None:
+                start = time.perf_counter()
+                self._trim(0, snap)
+                self._timing["phase1_ms"][-1] += 1e3 * (time.perf_counter() - start)  # Phase-1 work too
+
+    def _trim(self, t: int, snap: Snapshot) -> None:
+        """Scale one slice of the plan's steps from ``t`` down where the CDWM sees the saving pay (``trims``)."""
+        cfg = self.config
+        assert self._plan is not None
+        plan_p, plan_b = self._plan
+        variants: list[tuple[str, F32, F32]] = [("plan", plan_p, plan_b)]
+        for k, slice_name in enumerate(SLICES):
+            for factor in cfg.trims:
+                p, b = plan_p.copy(), plan_b.copy()
+                p[t:, :, k] *= np.float32(factor)
+                b[t:, :, k] *= np.float32(factor)
+                variants.append((f"{slice_name}x{factor:g}", p, b))
+        self._seed_models(f"trim-{t}")
+        pp, bb = np.stack([v[1][t:] for v in variants]), np.stack([v[2][t:] for v in variants])
+        scored = self.score(t, snap, pp, bb, cfg.samples)
+        gain = scored.score[1:] - scored.score[0]
+        allowed = (gain > cfg.trim_margin) & (scored.p_violation[1:] <= scored.p_violation[0])
+        best = 1 + int(np.argmax(np.where(allowed, gain, -np.inf))) if allowed.any() else 0
+        self._log(
+            "trim",
+            {
+                "step": t,
+                "trims": [v[0] for v in variants[1:]],
+                "gain": gain,
+                "p_violation": scored.p_violation,
+                "chosen": variants[best][0],
+            },
+        )
+        if best:
+            self._plan = (variants[best][1], variants[best][2])
+            self._expected = scored.next_kpi[best] if scored.next_kpi.shape[1] else self._expected
 
     # -- Phase 2 ---------------------------------------------------------------------------------
 

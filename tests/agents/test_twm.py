@@ -245,3 +245,41 @@ def test_twm_fields_ranks_with_the_shipped_fwm_conditioned_cdwm() -> None:
     assert make_agent("twm").cdwm.shape.fwm_dim == 0  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match=r"name: .*'default', 'fields'"):
         CDWMModel.default(name="nope")
+
+
+@pytest.mark.parametrize("case", ["worse", "riskier", "better"])
+def test_trim_takes_capacity_off_a_slice_only_when_it_gains_at_no_more_risk(
+    tmp_path: Path, case: str, monkeypatch: Any
+) -> None:
+    agent = TWMPlanner(phase2=False, trace=str(tmp_path / "trace.jsonl"))
+    _play(agent, [0], budget=12)
+    assert agent._plan is not None and agent._snap is not None
+    agent._plan = base = (np.full_like(agent._plan[0], 0.3), np.full_like(agent._plan[1], 0.3))
+    n = 1 + 3 * len(agent.config.trims)
+    target = 1 + 1 * len(agent.config.trims) + 1  # urllc scaled by the second factor
+    values, risk = [0.5] * n, [0.1] * n
+    values[target] = 0.4 if case == "worse" else 0.6
+    risk[target] = 0.2 if case == "riskier" else 0.1
+    fake = _scores(values)
+    fake = dataclasses.replace(fake, p_violation=np.asarray(risk, np.float32))
+    monkeypatch.setattr(agent, "score", lambda *a, **k: fake)
+    agent._trim(0, agent._snap)
+    last = json.loads((tmp_path / "trace.jsonl").read_text().splitlines()[-1])
+    assert last["decision"] == "trim" and len(last["inputs"]["trims"]) == n - 1
+    if case != "better":
+        assert agent._plan is base and last["inputs"]["chosen"] == "plan"
+        return
+    factor = agent.config.trims[1]
+    assert last["inputs"]["chosen"] == f"urllcx{factor:g}"
+    p, b = agent._plan
+    assert np.allclose(p[..., 1], 0.3 * factor) and np.allclose(b[..., 1], 0.3 * factor)
+    assert np.all(p[..., [0, 2]] == 0.3) and np.all(b[..., [0, 2]] == 0.3)
+
+
+def test_trims_are_validated_and_off_in_twm_no_trim() -> None:
+    with pytest.raises(ValueError, match="trims"):
+        TWMPlanner(trims=(0.9, 1.2))
+    with pytest.raises(ValueError, match="trim_margin"):
+        TWMPlanner(trim_margin=-0.1)
+    assert make_agent("twm-no-trim").config.trims == () and TWMPlanner().config.trims == (0.9, 0.8)
+    FWMOnly()  # no CDWM to score trims: they are off, not an error
