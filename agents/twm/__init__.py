@@ -61,7 +61,8 @@ class Fields(TWMPlanner):
     """TWM whose CDWM reads the FWM's field summaries of every step it imagines (paper section X-B)."""
 
     name: ClassVar[str] = "twm-fields"
-    defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "fields"}
+    # Its CDWM already picks cheap plans; trims gained nothing on top (docs/planner.md).
+    defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "fields", "trims": ()}
 
 
 __all__ = [

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from agents.baselines.simple import RandomCandidate
-from benchmarks.planner_bounds import ReplanBound, cost_tradeoff
+from benchmarks.planner_bounds import ReplanBound, cost_tradeoff, trim_tradeoff
 from benchmarks.runner import run_unit
 
 
@@ -30,3 +30,12 @@ def test_cost_tradeoff__a_heavier_cost_weight_picks_a_cheaper_plan() -> None:
     light, heavy = cost_tradeoff("hotspot-id", [0.5, 100.0], nominal_seeds=2, seeds=2)
     assert heavy["delta_cost"] > light["delta_cost"] and heavy["candidate"] != light["candidate"]
     assert all(0.0 <= r["scm"] <= 1.0 and 0.0 <= r["p_g"] <= 1.0 for r in (light, heavy))
+
+
+def test_trim_tradeoff__a_trim_only_takes_capacity_off() -> None:
+    pick, trimmed = trim_tradeoff("wave-id", [0.8], nominal_seeds=2, seeds=2)
+    assert trimmed["plan"].startswith(pick["plan"])
+    if trimmed["plan"] == pick["plan"]:  # no trim paid on the nominal model: the pick itself
+        assert trimmed == pick
+    else:  # a slice scaled by 0.8: cheaper than the pick, whatever it does to compliance
+        assert trimmed["delta_cost"] > pick["delta_cost"] and " x 0.8" in trimmed["plan"]
