@@ -2,6 +2,7 @@
 
     python benchmarks/paired.py twm twm --b lock_in=false --seeds 100:164 [--workers 2]
     python benchmarks/paired.py twm twm-fields --seeds 164:228
+    python benchmarks/paired.py twm-no-trim twm --b trims=0.9,0.8,0.7 --seeds 100:228
 
 Both agents play every episode as the benchmark plays it (``benchmarks.runner.run_unit``: one unit
 per scenario, 12 simulator calls per seed, the same random numbers for every agent in an episode),
