@@ -146,18 +146,24 @@ def cost_tradeoff(name: str, weights: list[float], nominal_seeds: int, seeds: in
     rows = []
     for w in weights:
         pick = int(np.argmax(Utility(w_cost=w)(planned).reshape(n, nominal_seeds).mean(axis=1)))
-        at = slice(pick * seeds, (pick + 1) * seeds)
-        rows.append(
-            {
-                "weight": w,
-                "candidate": pick,
-                "scm": float(truth.kpis.scm[at].mean()),
-                "delta_cost": float(truth.kpis.delta_cost[at].mean()),
-                "p_g": float(truth.kpis.global_violation[at].mean()),
-                "utility": float(truth.utility[at].mean()),
-            }
-        )
+        rows.append({"weight": w, "candidate": pick, **_outcome(truth, pick, seeds)})
     return rows
+
+
+def _outcome(truth: Rollout, row: int, seeds: int) -> dict[str, float]:
+    """Mean SCM, Δcost, violation rate and utility of plan ``row`` of ``truth`` (plan-major, ``seeds`` each)."""
+    at = slice(row * seeds, (row + 1) * seeds)
+    return {
+        "scm": float(truth.kpis.scm[at].mean()),
+        "delta_cost": float(truth.kpis.delta_cost[at].mean()),
+        "p_g": float(truth.kpis.global_violation[at].mean()),
+        "utility": float(truth.utility[at].mean()),
+    }
+
+
+def _outcome_cells(r: dict[str, Any]) -> str:
+    """The ``SCM % | Δcost % | P_g | utility |`` cells of a table row."""
+    return f"{100 * r['scm']:.1f} | {100 * r['delta_cost']:+.1f} | {r['p_g']:.2f} | {r['utility']:+.3f} |"
 
 
 def trim_tradeoff(name: str, factors: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, Any]]:
@@ -179,19 +185,7 @@ def trim_tradeoff(name: str, factors: list[float], nominal_seeds: int, seeds: in
     guess = simulate(card.nominal, pp.repeat(nominal_seeds, 0), bb.repeat(nominal_seeds, 0), np.tile(nominal, m))
     best = int(np.argmax(guess.utility.reshape(m, nominal_seeds).mean(axis=1)))
     truth = simulate(scenario, pp.repeat(seeds, 0), bb.repeat(seeds, 0), np.tile(truth_seeds, m))
-    rows = []
-    for i in (0, best):
-        at = slice(i * seeds, (i + 1) * seeds)
-        rows.append(
-            {
-                "plan": f"#{pick} " + variants[i][0] if i else f"#{pick}",
-                "scm": float(truth.kpis.scm[at].mean()),
-                "delta_cost": float(truth.kpis.delta_cost[at].mean()),
-                "p_g": float(truth.kpis.global_violation[at].mean()),
-                "utility": float(truth.utility[at].mean()),
-            }
-        )
-    return rows
+    return [{"plan": f"#{pick} {variants[i][0]}" if i else f"#{pick}", **_outcome(truth, i, seeds)} for i in (0, best)]
 
 
 def main() -> None:
@@ -213,20 +207,14 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         for name in PAPER_SCENARIOS:
             for r in trim_tradeoff(name, args.trims, args.nominal_seeds or 64, args.seeds):
-                print(
-                    f"| {name} | {r['plan']} | {100 * r['scm']:.1f} | {100 * r['delta_cost']:+.1f} | "
-                    f"{r['p_g']:.2f} | {r['utility']:+.3f} |"
-                )
+                print(f"| {name} | {r['plan']} | {_outcome_cells(r)}")
         return
     if args.cost_weights:
         print("| scenario | planning weight | pick | SCM % | Δcost % | P_g | utility (benchmark's) |")
         print("|---|---|---|---|---|---|---|")
         for name in PAPER_SCENARIOS:
             for r in cost_tradeoff(name, args.cost_weights, args.nominal_seeds or 64, args.seeds):
-                print(
-                    f"| {name} | {r['weight']:g} | #{r['candidate']:.0f} | {100 * r['scm']:.1f} | "
-                    f"{100 * r['delta_cost']:+.1f} | {r['p_g']:.2f} | {r['utility']:+.3f} |"
-                )
+                print(f"| {name} | {r['weight']:g} | #{r['candidate']:.0f} | {_outcome_cells(r)}")
         return
     nominal = args.nominal_seeds or (32 if args.closed_loop else 64)
     replan: dict[str, dict[str, float]] = {}

@@ -495,11 +495,11 @@ class TWMPlanner(Agent):
                 self._expected = next_kpi[int(np.flatnonzero(survivors == choice)[0])]
             if cfg.trims and self.cdwm is not None:
                 start = time.perf_counter()
-                self._trim(0, snap)
+                self._trim(snap)
                 self._timing["phase1_ms"][-1] += 1e3 * (time.perf_counter() - start)  # Phase-1 work too
 
-    def _trim(self, t: int, snap: Snapshot) -> None:
-        """Scale one slice of the plan's steps from ``t`` down where the CDWM sees the saving pay (``trims``)."""
+    def _trim(self, snap: Snapshot) -> None:
+        """Scale one slice of the plan down where the CDWM sees the saving pay (``trims``; Phase 1, t = 0)."""
         cfg = self.config
         assert self._plan is not None
         plan_p, plan_b = self._plan
@@ -507,19 +507,19 @@ class TWMPlanner(Agent):
         for k, slice_name in enumerate(SLICES):
             for factor in cfg.trims:
                 p, b = plan_p.copy(), plan_b.copy()
-                p[t:, :, k] *= np.float32(factor)
-                b[t:, :, k] *= np.float32(factor)
+                p[..., k] *= np.float32(factor)
+                b[..., k] *= np.float32(factor)
                 variants.append((f"{slice_name}x{factor:g}", p, b))
-        self._seed_models(f"trim-{t}")
-        pp, bb = np.stack([v[1][t:] for v in variants]), np.stack([v[2][t:] for v in variants])
-        scored = self.score(t, snap, pp, bb, cfg.samples)
+        self._seed_models("trim-0")
+        pp, bb = np.stack([v[1] for v in variants]), np.stack([v[2] for v in variants])
+        scored = self.score(0, snap, pp, bb, cfg.samples)
         gain = scored.score[1:] - scored.score[0]
         allowed = (gain > cfg.trim_margin) & (scored.p_violation[1:] <= scored.p_violation[0])
         best = 1 + int(np.argmax(np.where(allowed, gain, -np.inf))) if allowed.any() else 0
         self._log(
             "trim",
             {
-                "step": t,
+                "step": 0,
                 "trims": [v[0] for v in variants[1:]],
                 "gain": gain,
                 "p_violation": scored.p_violation,

@@ -263,7 +263,7 @@ def test_trim_takes_capacity_off_a_slice_only_when_it_gains_at_no_more_risk(
     fake = _scores(values)
     fake = dataclasses.replace(fake, p_violation=np.asarray(risk, np.float32))
     monkeypatch.setattr(agent, "score", lambda *a, **k: fake)
-    agent._trim(0, agent._snap)
+    agent._trim(agent._snap)
     last = json.loads((tmp_path / "trace.jsonl").read_text().splitlines()[-1])
     assert last["decision"] == "trim" and len(last["inputs"]["trims"]) == n - 1
     if case != "better":
