@@ -10,8 +10,9 @@ so a difference comes from the change alone and ``--seeds 0:32`` gives the paper
 
 Prints per scenario the mean utility of both, the paired difference ``B - A`` +- one standard
 error in utility and in gap-closed units (the uniform -> hindsight-oracle gap on the same seeds),
-and both agents' SCM, Δcost and violation rate. Use seeds the paper preset does not (it plays
-0-31): choose on one range, confirm on another.
+and both agents' SCM (with its paired difference), Δcost and violation rate; ``--scenarios`` plays
+a subset. Use seeds the paper preset does not (it plays 0-31): choose on one range, confirm on
+another.
 """
 
 from __future__ import annotations
@@ -82,18 +83,24 @@ def _play(job: Job) -> tuple[str, str, list[dict[str, Any]]]:
 
 
 def compare(
-    a: str, b: str, a_options: dict[str, Any], b_options: dict[str, Any], seeds: list[int], workers: int
+    a: str,
+    b: str,
+    a_options: dict[str, Any],
+    b_options: dict[str, Any],
+    seeds: list[int],
+    workers: int,
+    scenarios: tuple[str, ...] = PAPER_SCENARIOS,
 ) -> dict[str, dict[str, float]]:
     """Per scenario: both agents' means and the paired difference ``B - A`` (utility and gap closed)."""
     jobs: list[Job] = []
-    for scenario in PAPER_SCENARIOS:
+    for scenario in scenarios:
         for spec, options in ((a, a_options), (b, b_options), ("uniform", {}), ("oracle", {})):
             jobs.append((spec, options, scenario, seeds))
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
         played = list(pool.map(_play, jobs))
     table: dict[str, dict[str, float]] = {}
-    for i, scenario in enumerate(PAPER_SCENARIOS):
+    for i, scenario in enumerate(scenarios):
         ra, rb, uni, ora = (played[4 * i + k][2] for k in range(4))
 
         def col(rows: list[dict[str, Any]], key: str) -> np.ndarray:
@@ -102,6 +109,7 @@ def compare(
         gap = col(ora, "utility").mean() - col(uni, "utility").mean()
         d = col(rb, "utility") - col(ra, "utility")
         se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+        d_scm = col(rb, "scm") - col(ra, "scm")
         table[scenario] = {
             "utility_a": col(ra, "utility").mean(),
             "utility_b": col(rb, "utility").mean(),
@@ -109,6 +117,8 @@ def compare(
             "diff_se": se,
             "gap_diff": d.mean() / gap,
             "gap_diff_se": se / gap,
+            "scm_diff": d_scm.mean(),
+            "scm_diff_se": d_scm.std(ddof=1) / np.sqrt(len(d_scm)) if len(d_scm) > 1 else float("nan"),
             "closed_a": (col(ra, "utility").mean() - col(uni, "utility").mean()) / gap,
             "closed_b": (col(rb, "utility").mean() - col(uni, "utility").mean()) / gap,
             **{
@@ -128,21 +138,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--a", dest="a_options", nargs="*", default=[], metavar="KEY=VALUE", help="A's options")
     parser.add_argument("--b", dest="b_options", nargs="*", default=[], metavar="KEY=VALUE", help="B's options")
     parser.add_argument("--seeds", default="100:164", help="LO:HI or a list (default 100:164, not the paper's)")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=list(PAPER_SCENARIOS),
+        choices=PAPER_SCENARIOS,
+        metavar="SCENARIO",
+        help=f"paper scenarios to play (default all: {', '.join(PAPER_SCENARIOS)})",
+    )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     a_opts, b_opts = parse_options(args.a_options), parse_options(args.b_options)
-    table = compare(args.a, args.b, a_opts, b_opts, seeds, args.workers)
+    table = compare(args.a, args.b, a_opts, b_opts, seeds, args.workers, tuple(args.scenarios))
     print(f"A = {args.a} {a_opts or ''}, B = {args.b} {b_opts or ''}; seeds {args.seeds} ({len(seeds)} per scenario)")
-    head = ("scenario", "utility A / B", "B − A", "gap closed A / B", "B − A (gap)", "SCM % A / B", "Δcost % A / B")
-    print("| " + " | ".join([*head, "P_g A / B"]) + " |")
-    print("|---|---|---|---|---|---|---|---|")
+    head = ("scenario", "utility A / B", "B − A", "gap closed A / B", "B − A (gap)", "SCM % A / B", "B − A (SCM %)")
+    print("| " + " | ".join([*head, "Δcost % A / B", "P_g A / B"]) + " |")
+    print("|---|---|---|---|---|---|---|---|---|")
     rows = list(table.items())
     for scenario, r in rows:
         print(
             f"| {scenario} | {r['utility_a']:+.3f} / {r['utility_b']:+.3f} | {r['diff']:+.3f} ± {r['diff_se']:.3f} "
             f"| {r['closed_a']:.0%} / {r['closed_b']:.0%} | {r['gap_diff']:+.3f} ± {r['gap_diff_se']:.3f} "
             f"| {100 * r['scm_a']:.1f} / {100 * r['scm_b']:.1f} "
+            f"| {100 * r['scm_diff']:+.1f} ± {100 * r['scm_diff_se']:.1f} "
             f"| {100 * r['delta_cost_a']:+.1f} / {100 * r['delta_cost_b']:+.1f} "
             f"| {r['violation_a']:.2f} / {r['violation_b']:.2f} |"
         )
@@ -151,9 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         return float(np.mean([r[key] for _, r in rows]))
 
     se = float(np.sqrt(np.sum([r["gap_diff_se"] ** 2 for _, r in rows]))) / len(rows)
+    se_scm = float(np.sqrt(np.sum([r["scm_diff_se"] ** 2 for _, r in rows]))) / len(rows)
     print(
         f"| average | | | {avg('closed_a'):.0%} / {avg('closed_b'):.0%} | {avg('gap_diff'):+.3f} ± {se:.3f} "
-        f"| {100 * avg('scm_a'):.1f} / {100 * avg('scm_b'):.1f} "
+        f"| {100 * avg('scm_a'):.1f} / {100 * avg('scm_b'):.1f} | {100 * avg('scm_diff'):+.1f} ± {100 * se_scm:.1f} "
         f"| {100 * avg('delta_cost_a'):+.1f} / {100 * avg('delta_cost_b'):+.1f} "
         f"| {avg('violation_a'):.2f} / {avg('violation_b'):.2f} |"
     )

@@ -23,5 +23,9 @@ def test_an_agent_against_itself_differs_nowhere() -> None:
     table = compare("random", "random", {}, {}, [0, 1], workers=1)
     for row in table.values():
         assert row["diff"] == 0.0 and row["same"] == 2.0 and row["utility_a"] == row["utility_b"]
-    table = compare("uniform", "oracle", {}, {}, [0, 1], workers=1)
-    assert all(row["closed_a"] == 0.0 and row["closed_b"] == pytest.approx(1.0) for row in table.values())
+        assert row["scm_diff"] == 0.0
+    table = compare("uniform", "oracle", {}, {}, [0, 1], workers=1, scenarios=("wave-id",))
+    assert list(table) == ["wave-id"]
+    row = table["wave-id"]
+    assert row["closed_a"] == 0.0 and row["closed_b"] == pytest.approx(1.0)
+    assert row["scm_diff"] == pytest.approx(row["scm_b"] - row["scm_a"])
