@@ -94,6 +94,10 @@ class PlannerConfig:
             by (``U = SCM + cost_weight x dcost - 1[violation]``; the benchmark scores every agent with
             the paper's 0.5). Higher trades compliance for savings: the operator's knob along the
             cost-compliance front (docs/results.md).
+        violation_weight: weight of the violation indicator in that utility (the benchmark's 1). With
+            0 the planner ranks, verifies and gates by ``SCM + cost_weight x dcost`` (SCM is already 0
+            in a violating episode): the paper's compliance measure alone, as its SCM comparison
+            reads. The guardrail still reads the violation rate.
         amounts: template amounts the LLM layer may propose.
         template_margin: extra margin a template edit must clear (its shares lie off the library the
             CDWM was trained around, where its predictions are least trustworthy).
@@ -148,6 +152,7 @@ class PlannerConfig:
     trigger_risk: float = 0.45
     margin: float = 0.05
     cost_weight: float = 0.5
+    violation_weight: float = 1.0
     amounts: tuple[float, ...] = (0.1, 0.2)
     template_margin: float = 0.15
     alternatives: int = 16
@@ -175,6 +180,8 @@ class PlannerConfig:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
         if not (np.isfinite(self.cost_weight) and self.cost_weight >= 0.0):
             raise ValueError(f"cost_weight: must be finite and >= 0, got {self.cost_weight}")
+        if not (np.isfinite(self.violation_weight) and self.violation_weight >= 0.0):
+            raise ValueError(f"violation_weight: must be finite and >= 0, got {self.violation_weight}")
         if not 0.0 <= self.guardrail <= 1.0:
             raise ValueError(f"guardrail: must be in [0, 1], got {self.guardrail}")
         if not self.handover_trigger > 1.0:
@@ -237,7 +244,7 @@ class TWMPlanner(Agent):
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown options {unknown}; valid: {sorted(valid)}")
         self.config = PlannerConfig(**{**self.defaults, **options})
-        self.utility = Utility(w_cost=self.config.cost_weight)
+        self.utility = Utility(w_cost=self.config.cost_weight, w_violation=self.config.violation_weight)
         self.fwm = _field_model(self.config.fwm_checkpoint) if self.config.fwm else None
         self.cdwm = _dynamics_model(self.config.cdwm_checkpoint) if self.config.cdwm else None
         self._fwm_features = self.cdwm is not None and self.cdwm.shape.fwm_dim > 0

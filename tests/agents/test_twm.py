@@ -188,6 +188,26 @@ def test_cost_weight_moves_the_planner_along_the_cost_compliance_front() -> None
         TWMPlanner(cost_weight=-0.5)
 
 
+def test_violation_weight_is_the_penalty_the_planner_verifies_by(tmp_path: Path) -> None:
+    """``violation_weight`` is the weight of the violation indicator in the utility the planner
+    ranks, verifies and gates by: on a twin where every verified rollout violates, the verified
+    utilities carry exactly that penalty (SCM in [0, 1], dcost in [-1, 1])."""
+    verified = {}
+    for weight in (0.0, 3.0):
+        trace = tmp_path / f"trace-{weight}.jsonl"
+        agent = TWMPlanner(phase2=False, guardrail=1.0, violation_weight=weight, trace=str(trace))
+        assert agent.utility.w_violation == weight
+        results, _ = _play(agent, [0], budget=12, twin_cls=_AllViolate)
+        assert results[0].error is None and not agent.fallback  # the guardrail lets violations through
+        rows = [json.loads(line) for line in trace.read_text().splitlines()]
+        (verify,) = [r for r in rows if r["decision"] == "phase1-verify"]
+        assert verify["inputs"]["violation_rate"] == [1.0, 1.0, 1.0]
+        verified[weight] = np.asarray(verify["inputs"]["utility"])
+    assert np.all(verified[0.0] >= -0.5) and np.all(verified[3.0] <= 1.5 - 3.0)
+    with pytest.raises(ValueError, match="violation_weight"):
+        TWMPlanner(violation_weight=-1.0)
+
+
 def test_planner_feeds_an_fwm_conditioned_cdwm_its_fields(tmp_path: Path) -> None:
     """A CDWM trained with FWM features ranks with the field model: the planner passes it the
     summaries of the played actions and the field seen now, and refuses it without an FWM."""
