@@ -1,4 +1,5 @@
-"""The planner bounds' closed-loop agent and the runner's ready-agent path it uses."""
+"""The planner bounds (closed-loop agent, cost and trim trade-offs), the runner's ready-agent path they
+use, and the ranking-bias measurement."""
 
 import math
 
@@ -39,3 +40,14 @@ def test_trim_tradeoff__a_trim_only_takes_capacity_off() -> None:
         assert trimmed == pick
     else:  # a slice scaled by 0.8: cheaper than the pick, whatever it does to compliance
         assert trimmed["delta_cost"] > pick["delta_cost"] and " x 0.8" in trimmed["plan"]
+
+
+def test_ranking_bias__every_transport_family_and_three_picks_reproducibly() -> None:
+    from benchmarks.ranking_bias import measure
+
+    first, again = measure("wave-id", states=1, futures=2), measure("wave-id", states=1, futures=2)
+    assert first == again  # the CDWM's draws are seeded: the same numbers every run
+    assert set(first.family_bias) == {"corridor-boost", "proportional", "uniform", "urllc-priority"}
+    assert list(first.picks) == ["CDWM's top", "perfect model, utility", "perfect model, SCM alone"]
+    for scm, p_g, _, utility in first.picks.values():
+        assert 0.0 <= scm <= 1.0 and 0.0 <= p_g <= 1.0 and -2.0 <= utility <= 1.5

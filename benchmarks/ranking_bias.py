@@ -1,0 +1,133 @@
+"""What the CDWM's pick gives up at t = 0, and where its errors lie, against a perfect nominal model.
+
+    python benchmarks/ranking_bias.py [--scenarios wave-id hotspot-id] [--states 16] [--futures 16]
+
+For each scenario, ``--states`` held-out episode starts (t = 0; the ranking evaluation's seed
+range, ``agents/cdwm/evaluate.py``; an OOD scenario's nominal twin is its ID one, so hotspot-ood and
+wave-ood repeat hotspot-id and wave-id). From each, every one of the 256 library candidates is rolled
+out on the scenario's nominal twin over two independent sets of ``--futures`` exogenous
+continuations: the *pick* set and the *score* set (the same futures for every candidate). The
+CDWM ranks the library as the planner's Phase 1 does (``samples`` draws per member, the shipped
+checkpoint). Printed:
+
+* per transport weighting of the library (``<radio>/<transport>/<profile>/<scale>``), the CDWM's
+  mean predicted minus twin utility (on the score set): a family the model over- or under-rates;
+* the twin outcome (score set: SCM, P_g, Δcost, utility) of three picks per start state: the CDWM's
+  best-scored candidate, and a perfect model's best on the pick set by the benchmark's utility and
+  by SCM alone. Picking on one set and scoring on the other keeps the perfect picks honest (no
+  selection on the futures they are scored on).
+
+Whether the planner's SCM in a scenario is limited by its objective (the utility's violation
+penalty) or by its model's ranking: if the perfect utility pick and the perfect SCM pick have the
+same SCM, the objective costs nothing, and what the CDWM's pick gives up is model error.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.base import ScenarioCard
+from agents.cdwm.evaluate import RANKING_SEED0, start_states
+from agents.cdwm.predictor import CDWMModel
+from benchmarks.spec import PAPER_SCENARIOS
+from twm_gym.core.kpi import KPIs, Utility
+from twm_gym.core.rng import domain_seeds
+from twm_gym.core.sim import Simulation
+from twm_gym.core.state import Snapshot
+from twm_gym.scenarios import load_scenario
+
+_BIAS_DOMAIN = 0x42494153  # futures of this script, apart from every other seed stream
+_SEED_OFFSET = 50_000  # start states apart from those the ranking evaluation reports
+
+
+@dataclass(frozen=True)
+class Bias:
+    """One scenario's measurement: outcomes are (SCM, P_g, Δcost, utility) means over the starts."""
+
+    family_bias: dict[str, float]  # transport weighting -> mean CDWM predicted - twin utility
+    picks: dict[str, tuple[float, float, float, float]]  # pick -> its twin outcome on the score set
+
+
+def _library_outcomes(card: ScenarioCard, snapshot: Snapshot, seeds: np.ndarray) -> KPIs:
+    """KPIs of every candidate (candidate-major) on the futures ``seeds`` from ``snapshot``."""
+    lib, n, k = card.library, len(card.library), len(seeds)
+    sim = Simulation(card.nominal, np.tile(seeds, n), start=snapshot)
+    idx = np.repeat(np.arange(n), k)
+    for t in range(card.horizon):
+        sim.step(lib.p[idx, t], lib.b[idx, t])
+    return sim.kpis()
+
+
+def measure(name: str, states: int, futures: int, samples: int = 4) -> Bias:
+    """Per-family prediction bias and the three picks' mean twin outcomes over ``states`` starts."""
+    card = ScenarioCard.of(load_scenario(name))
+    lib, n = card.library, len(card.library)
+    model = CDWMModel.default(device="cpu")
+    utility = Utility()
+    torch.manual_seed(0)
+    seeds = [RANKING_SEED0 + _SEED_OFFSET + i for i in range(states)]
+    family = np.array([c.split("/")[1] for c in lib.names])
+    bias: dict[str, list[float]] = defaultdict(list)
+    picks: dict[str, list[list[float]]] = defaultdict(list)
+    for i, start in enumerate(start_states(card.nominal, seeds, 0)):
+        both = domain_seeds(np.arange(2 * futures) + 2 * futures * i, _BIAS_DOMAIN)
+        pick_set = _library_outcomes(card, start.snapshot, both[:futures])
+        score_set = _library_outcomes(card, start.snapshot, both[futures:])
+
+        def mean(values: np.ndarray) -> np.ndarray:  # per candidate, over the futures
+            return np.asarray(values, np.float64).reshape(n, futures).mean(axis=1)
+
+        u_pick, scm_pick = mean(utility(pick_set)), mean(pick_set.scm)
+        outcome = (
+            mean(score_set.scm),
+            mean(score_set.global_violation),
+            mean(score_set.delta_cost),
+            mean(utility(score_set)),
+        )
+        ranked = model.rank(card.nominal, start.obs, start.act, start.kpi, lib.p, lib.b, samples=samples)
+        score = ranked.utility - 0.5 * ranked.disagreement  # the planner's ranking score (pessimism 0.5)
+        for f in np.unique(family):
+            bias[str(f)].append(float(np.mean(ranked.utility[family == f] - outcome[3][family == f])))
+        for label, j in (
+            ("CDWM's top", int(np.argmax(score))),
+            ("perfect model, utility", int(np.argmax(u_pick))),
+            ("perfect model, SCM alone", int(np.argmax(scm_pick))),
+        ):
+            picks[label].append([float(o[j]) for o in outcome])
+    means = {k: np.mean(np.asarray(v), axis=0) for k, v in picks.items()}
+    return Bias(
+        family_bias={f: float(np.mean(v)) for f, v in bias.items()},
+        picks={k: (float(m[0]), float(m[1]), float(m[2]), float(m[3])) for k, m in means.items()},
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+", default=["wave-id", "hotspot-id"], choices=PAPER_SCENARIOS)
+    parser.add_argument("--states", type=int, default=16, help="episode starts per scenario")
+    parser.add_argument("--futures", type=int, default=16, help="futures per set (pick and score)")
+    args = parser.parse_args(argv)
+    for flag in ("states", "futures"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag}: must be >= 1, got {getattr(args, flag)}")
+    for name in args.scenarios:
+        out = measure(name, args.states, args.futures)
+        print(f"{name} (nominal twin; {args.states} starts, {args.futures} + {args.futures} futures)")
+        print("| transport weighting | CDWM predicted − twin utility |")
+        print("|---|---|")
+        for f, v in sorted(out.family_bias.items()):
+            print(f"| {f} | {v:+.3f} |")
+        print("| pick | SCM % | P_g | Δcost % | utility |")
+        print("|---|---|---|---|---|")
+        for label, (scm, pg, dc, u) in out.picks.items():
+            print(f"| {label} | {100 * scm:.1f} | {pg:.2f} | {100 * dc:+.1f} | {u:+.3f} |")
+        print()
+
+
+if __name__ == "__main__":
+    main()
