@@ -12,6 +12,8 @@ checkpoint). Printed:
 
 * per transport weighting of the library (``<radio>/<transport>/<profile>/<scale>``), the CDWM's
   mean predicted minus twin utility (on the score set): a family the model over- or under-rates;
+  and beside it each slice's SLA violation rate, imagined by the CDWM (its raw draws, before the
+  calibration of the global probability) and in the twin: which slice the error comes from;
 * the twin outcome (score set: SCM, P_g, Δcost, utility) of three picks per start state: the CDWM's
   best-scored candidate, and a perfect model's best on the pick set by the benchmark's utility and
   by SCM alone. Picking on one set and scoring on the other keeps the perfect picks honest (no
@@ -34,8 +36,10 @@ import torch
 from agents.base import ScenarioCard
 from agents.cdwm.evaluate import RANKING_SEED0, start_states
 from agents.cdwm.predictor import CDWMModel
+from agents.cdwm.utility import episode_from_steps
 from benchmarks.spec import PAPER_SCENARIOS
 from twm_gym.core.kpi import KPIs, Utility
+from twm_gym.core.params import SLICES
 from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
 from twm_gym.core.state import Snapshot
@@ -50,6 +54,7 @@ class Bias:
     """One scenario's measurement: outcomes are (SCM, P_g, Δcost, utility) means over the starts."""
 
     family_bias: dict[str, float]  # transport weighting -> mean CDWM predicted - twin utility
+    family_violation: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]  # -> per-slice rates: CDWM, twin
     picks: dict[str, tuple[float, float, float, float]]  # pick -> its twin outcome on the score set
 
 
@@ -73,6 +78,7 @@ def measure(name: str, states: int, futures: int, samples: int = 4) -> Bias:
     seeds = [RANKING_SEED0 + _SEED_OFFSET + i for i in range(states)]
     family = np.array([c.split("/")[1] for c in lib.names])
     bias: dict[str, list[float]] = defaultdict(list)
+    violation: dict[str, list[np.ndarray]] = defaultdict(list)  # per start: (2, slices) CDWM and twin
     picks: dict[str, list[list[float]]] = defaultdict(list)
     for i, start in enumerate(start_states(card.nominal, seeds, 0)):
         both = domain_seeds(np.arange(2 * futures) + 2 * futures * i, _BIAS_DOMAIN)
@@ -91,8 +97,16 @@ def measure(name: str, states: int, futures: int, samples: int = 4) -> Bias:
         )
         ranked = model.rank(card.nominal, start.obs, start.act, start.kpi, lib.p, lib.b, samples=samples)
         score = ranked.utility - 0.5 * ranked.disagreement  # the planner's ranking score (pessimism 0.5)
+        draws = ranked.imagined.draws  # (M, N, S, H, K): no history at t = 0, the draws are the episode
+        m, _, s, h, k = draws.shape
+        imagined = episode_from_steps(card.nominal, draws.transpose(1, 0, 2, 3, 4).reshape(n * m * s, h, k))
+        predicted_v = imagined.violation.reshape(n, m * s, -1).mean(axis=1)
+        twin_v = np.asarray(score_set.violation, np.float64).reshape(n, futures, -1).mean(axis=1)
         for f in np.unique(family):
             bias[str(f)].append(float(np.mean(ranked.utility[family == f] - outcome[3][family == f])))
+            violation[str(f)].append(
+                np.stack([predicted_v[family == f].mean(axis=0), twin_v[family == f].mean(axis=0)])
+            )
         for label, j in (
             ("CDWM's top", int(np.argmax(score))),
             ("perfect model, utility", int(np.argmax(u_pick))),
@@ -102,6 +116,10 @@ def measure(name: str, states: int, futures: int, samples: int = 4) -> Bias:
     means = {k: np.mean(np.asarray(v), axis=0) for k, v in picks.items()}
     return Bias(
         family_bias={f: float(np.mean(v)) for f, v in bias.items()},
+        family_violation={
+            f: (tuple(float(x) for x in mv[0]), tuple(float(x) for x in mv[1]))
+            for f, mv in ((f, np.mean(v, axis=0)) for f, v in violation.items())
+        },
         picks={k: (float(m[0]), float(m[1]), float(m[2]), float(m[3])) for k, m in means.items()},
     )
 
@@ -118,10 +136,13 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.scenarios:
         out = measure(name, args.states, args.futures)
         print(f"{name} (nominal twin; {args.states} starts, {args.futures} + {args.futures} futures)")
-        print("| transport weighting | CDWM predicted − twin utility |")
-        print("|---|---|")
+        slices = " / ".join(SLICES)
+        print(f"| transport weighting | CDWM predicted − twin utility | violation rate {slices}: CDWM | twin |")
+        print("|---|---|---|---|")
         for f, v in sorted(out.family_bias.items()):
-            print(f"| {f} | {v:+.3f} |")
+            predicted, twin = out.family_violation[f]
+            cells = (" / ".join(f"{x:.2f}" for x in rates) for rates in (predicted, twin))
+            print(f"| {f} | {v:+.3f} | {' | '.join(cells)} |")
         print("| pick | SCM % | P_g | Δcost % | utility |")
         print("|---|---|---|---|---|")
         for label, (scm, pg, dc, u) in out.picks.items():
