@@ -1,14 +1,16 @@
 """What the CDWM's pick gives up at t = 0, and where its errors lie, against a perfect nominal model.
 
     python benchmarks/ranking_bias.py [--scenarios wave-id hotspot-id] [--states 16] [--futures 16]
+    python benchmarks/ranking_bias.py --scenarios wave-id --checkpoint default   # the joint CDWM
 
 For each scenario, ``--states`` held-out episode starts (t = 0; the ranking evaluation's seed
 range, ``agents/cdwm/evaluate.py``; an OOD scenario's nominal twin is its ID one, so hotspot-ood and
 wave-ood repeat hotspot-id and wave-id). From each, every one of the 256 library candidates is rolled
 out on the scenario's nominal twin over two independent sets of ``--futures`` exogenous
 continuations: the *pick* set and the *score* set (the same futures for every candidate). The
-CDWM ranks the library as the planner's Phase 1 does (``samples`` draws per member, the shipped
-checkpoint). Printed:
+CDWM ranks the library as the planner's Phase 1 does (``samples`` draws per member; by default the
+checkpoint the planner uses in that scenario, ``agents.cdwm.predictor.scenario_checkpoint``;
+``--checkpoint`` names another shipped one or a path). Printed:
 
 * per transport weighting of the library (``<radio>/<transport>/<profile>/<scale>``), the CDWM's
   mean predicted minus twin utility (on the score set): a family the model over- or under-rates;
@@ -35,7 +37,7 @@ import torch
 
 from agents.base import ScenarioCard
 from agents.cdwm.evaluate import RANKING_SEED0, start_states
-from agents.cdwm.predictor import CDWMModel
+from agents.cdwm.predictor import SHIPPED_CHECKPOINTS, CDWMModel, scenario_checkpoint
 from agents.cdwm.utility import episode_from_steps
 from benchmarks.spec import PAPER_SCENARIOS
 from twm_gym.core.kpi import KPIs, Utility
@@ -68,11 +70,16 @@ def _library_outcomes(card: ScenarioCard, snapshot: Snapshot, seeds: np.ndarray)
     return sim.kpis()
 
 
-def measure(name: str, states: int, futures: int, samples: int = 4) -> Bias:
-    """Per-family prediction bias and the three picks' mean twin outcomes over ``states`` starts."""
+def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: str = "") -> Bias:
+    """Per-family prediction bias and the three picks' mean twin outcomes over ``states`` starts,
+    with the CDWM ``checkpoint`` (a shipped name or a path; '' for the planner's in this scenario)."""
     card = ScenarioCard.of(load_scenario(name))
     lib, n = card.library, len(card.library)
-    model = CDWMModel.default(device="cpu")
+    checkpoint = checkpoint or scenario_checkpoint(card.nominal.name)
+    if checkpoint in SHIPPED_CHECKPOINTS:
+        model = CDWMModel.default(device="cpu", name=checkpoint)
+    else:
+        model = CDWMModel.load(checkpoint, device="cpu")
     utility = Utility()
     torch.manual_seed(0)
     seeds = [RANKING_SEED0 + _SEED_OFFSET + i for i in range(states)]
@@ -129,13 +136,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenarios", nargs="+", default=["wave-id", "hotspot-id"], choices=PAPER_SCENARIOS)
     parser.add_argument("--states", type=int, default=16, help="episode starts per scenario")
     parser.add_argument("--futures", type=int, default=16, help="futures per set (pick and score)")
+    parser.add_argument("--checkpoint", default="", help="CDWM: a shipped name or a path (default: the planner's)")
     args = parser.parse_args(argv)
     for flag in ("states", "futures"):
         if getattr(args, flag) < 1:
             parser.error(f"--{flag}: must be >= 1, got {getattr(args, flag)}")
     for name in args.scenarios:
-        out = measure(name, args.states, args.futures)
-        print(f"{name} (nominal twin; {args.states} starts, {args.futures} + {args.futures} futures)")
+        out = measure(name, args.states, args.futures, checkpoint=args.checkpoint)
+        used = args.checkpoint or scenario_checkpoint(ScenarioCard.of(load_scenario(name)).nominal.name)
+        print(f"{name} (CDWM {used!r}; nominal twin; {args.states} starts, {args.futures} + {args.futures} futures)")
         slices = " / ".join(SLICES)
         print(f"| transport weighting | CDWM predicted − twin utility | violation rate {slices}: CDWM | twin |")
         print("|---|---|---|---|")

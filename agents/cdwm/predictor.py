@@ -33,8 +33,19 @@ SHIPPED_CHECKPOINTS: dict[str, str] = {
     "default": "the RSSM ensemble on the CSW/EGW observations (twm-bench train cdwm)",
     "fields": "the same conditioned on FWM field summaries, paper section X-B "
     "(twm-bench train cdwm --set fwm_features=true fwm_view=decision)",
+    "wave": "the default recipe on the commuter-wave scenario alone "
+    "(twm-bench train cdwm --set scenarios=wave-id ood_scenarios=wave-ood threads=2)",
 }
 """The checkpoints shipped in ``agents/cdwm/checkpoints``, by name."""
+SCENARIO_CHECKPOINTS: dict[str, str] = {"wave-id": "wave"}
+"""The shipped checkpoint for a nominal scenario, where it is not ``default``. A hotspot and a wave
+episode look the same until the shock begins (about step 3), so a CDWM trained on both imagines the
+same futures for both at t = 0; the wave-only one knows the waves are coming (docs/cdwm.md)."""
+
+
+def scenario_checkpoint(nominal: str) -> str:
+    """The name of the shipped checkpoint for the nominal scenario ``nominal``."""
+    return SCENARIO_CHECKPOINTS.get(nominal, DEFAULT_CHECKPOINT)
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from agents.base import Action, Agent, EpisodeContext, Observation
 from agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from agents.cdwm.fieldinfo import field_summary
-from agents.cdwm.predictor import DEFAULT_CHECKPOINT, SHIPPED_CHECKPOINTS, CDWMModel, Ranking
+from agents.cdwm.predictor import DEFAULT_CHECKPOINT, SHIPPED_CHECKPOINTS, CDWMModel, Ranking, scenario_checkpoint
 from agents.fwm.predictor import FieldModel
 from agents.fwm.scorer import FieldScorer
 from agents.llm.backends import BackendConfig, make_backend
@@ -131,7 +131,9 @@ class PlannerConfig:
         trim_margin: the score gain (utility units) a trim needs.
         fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults); the CDWM's
             may also name a shipped checkpoint (``agents.cdwm.predictor.SHIPPED_CHECKPOINTS``:
-            'fields' is the CDWM conditioned on FWM field summaries, which needs ``fwm``).
+            'fields' is the CDWM conditioned on FWM field summaries, which needs ``fwm``). The
+            shipped CDWM default is per nominal scenario (``SCENARIO_CHECKPOINTS``): 'wave', trained on
+            the commuter waves alone, for the wave scenarios, 'default' for the others.
     """
 
     fwm: bool = True
@@ -209,7 +211,7 @@ def _field_model(path: str) -> FieldModel:
 
 
 def _dynamics_model(path: str) -> CDWMModel:
-    key = ("cdwm", path)
+    key = ("cdwm", path or DEFAULT_CHECKPOINT)
     if key not in _MODELS:
         if not path or path in SHIPPED_CHECKPOINTS:
             _MODELS[key] = CDWMModel.default(device="cpu", name=path or DEFAULT_CHECKPOINT)
@@ -270,6 +272,8 @@ class TWMPlanner(Agent):
         scenario = context.card.nominal
         if getattr(self, "_scenario", None) is not scenario:
             self._scenario: Scenario = scenario
+            if self.config.cdwm and not self.config.cdwm_checkpoint:  # the shipped model for this scenario
+                self.cdwm = _dynamics_model(scenario_checkpoint(scenario.name))
             self._scorer = FieldScorer(self.fwm, scenario) if self.fwm is not None else None
             lib = context.card.library
             if self.llm is None:

@@ -208,6 +208,26 @@ def test_violation_weight_is_the_penalty_the_planner_verifies_by(tmp_path: Path)
         TWMPlanner(violation_weight=-1.0)
 
 
+def test_the_shipped_cdwm_is_chosen_by_the_nominal_scenario() -> None:
+    """With no ``cdwm_checkpoint`` the planner ranks with the shipped CDWM of the card's nominal
+    scenario (the wave-only one in both wave scenarios, the joint one elsewhere); a named checkpoint
+    is used everywhere."""
+    wave, joint = planner_module._dynamics_model("wave"), planner_module._dynamics_model("")
+    assert wave is not joint and wave.meta["config"]["scenarios"] == ["wave-id"]
+    for spec, scenario, expected in (
+        ("twm", "wave-id", wave),
+        ("twm", "wave-ood", wave),
+        ("twm", "hotspot-ood", joint),
+        ("cdwm-only", "wave-id", wave),
+    ):
+        agent = make_agent(spec)
+        (record,) = run_unit(spec, scenario, [0], 12, 0, "h", agent=agent)
+        assert record.error is None and agent.cdwm is expected, (spec, scenario)
+    pinned = TWMPlanner(cdwm_checkpoint="default")
+    (record,) = run_unit("twm", "wave-id", [0], 12, 0, "h", agent=pinned)
+    assert record.error is None and pinned.cdwm is joint
+
+
 def test_planner_feeds_an_fwm_conditioned_cdwm_its_fields(tmp_path: Path) -> None:
     """A CDWM trained with FWM features ranks with the field model: the planner passes it the
     summaries of the played actions and the field seen now, and refuses it without an FWM."""
