@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, ClassVar
 
@@ -166,6 +167,19 @@ def _outcome_cells(r: dict[str, Any]) -> str:
     return f"{100 * r['scm']:.1f} | {100 * r['delta_cost']:+.1f} | {r['p_g']:.2f} | {r['utility']:+.3f} |"
 
 
+def _print_outcomes(
+    head: str,
+    rows: Callable[[str], list[dict[str, Any]]],
+    label: Callable[[dict[str, Any]], str],
+) -> None:
+    """A markdown table: ``head``, then per paper scenario its ``rows``, each ``label`` cells then the outcome."""
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for name in PAPER_SCENARIOS:
+        for r in rows(name):
+            print(f"| {name} | {label(r)} {_outcome_cells(r)}")
+
+
 def trim_tradeoff(name: str, factors: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, Any]]:
     """The perfect-model pick, then its best one-slice trim by nominal utility: both on ``seeds`` episodes."""
     scenario, planned, _, truth_seeds = _library_rollouts(name, nominal_seeds, seeds)
@@ -203,18 +217,18 @@ def main() -> None:
     if args.trims:
         if not all(0.0 < f < 1.0 for f in args.trims):
             parser.error(f"--trims: every factor must be in (0, 1), got {args.trims}")
-        print("| scenario | plan (perfect-model pick, then its best trim) | SCM % | Δcost % | P_g | utility |")
-        print("|---|---|---|---|---|---|")
-        for name in PAPER_SCENARIOS:
-            for r in trim_tradeoff(name, args.trims, args.nominal_seeds or 64, args.seeds):
-                print(f"| {name} | {r['plan']} | {_outcome_cells(r)}")
+        _print_outcomes(
+            "| scenario | plan (perfect-model pick, then its best trim) | SCM % | Δcost % | P_g | utility |",
+            lambda name: trim_tradeoff(name, args.trims, args.nominal_seeds or 64, args.seeds),
+            lambda r: f"{r['plan']} |",
+        )
         return
     if args.cost_weights:
-        print("| scenario | planning weight | pick | SCM % | Δcost % | P_g | utility (benchmark's) |")
-        print("|---|---|---|---|---|---|---|")
-        for name in PAPER_SCENARIOS:
-            for r in cost_tradeoff(name, args.cost_weights, args.nominal_seeds or 64, args.seeds):
-                print(f"| {name} | {r['weight']:g} | #{r['candidate']:.0f} | {_outcome_cells(r)}")
+        _print_outcomes(
+            "| scenario | planning weight | pick | SCM % | Δcost % | P_g | utility (benchmark's) |",
+            lambda name: cost_tradeoff(name, args.cost_weights, args.nominal_seeds or 64, args.seeds),
+            lambda r: f"{r['weight']:g} | #{r['candidate']:.0f} |",
+        )
         return
     nominal = args.nominal_seeds or (32 if args.closed_loop else 64)
     replan: dict[str, dict[str, float]] = {}

@@ -37,7 +37,7 @@ import torch
 
 from agents.base import ScenarioCard
 from agents.cdwm.evaluate import RANKING_SEED0, start_states
-from agents.cdwm.predictor import SHIPPED_CHECKPOINTS, CDWMModel, scenario_checkpoint
+from agents.cdwm.predictor import CDWMModel, scenario_checkpoint
 from agents.cdwm.utility import episode_from_steps
 from benchmarks.spec import PAPER_SCENARIOS
 from twm_gym.core.kpi import KPIs, Utility
@@ -76,10 +76,7 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
     card = ScenarioCard.of(load_scenario(name))
     lib, n = card.library, len(card.library)
     checkpoint = checkpoint or scenario_checkpoint(card.nominal.name)
-    if checkpoint in SHIPPED_CHECKPOINTS:
-        model = CDWMModel.default(device="cpu", name=checkpoint)
-    else:
-        model = CDWMModel.load(checkpoint, device="cpu")
+    model = CDWMModel.named(checkpoint, device="cpu")
     utility = Utility()
     torch.manual_seed(0)
     seeds = [RANKING_SEED0 + _SEED_OFFSET + i for i in range(states)]

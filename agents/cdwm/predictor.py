@@ -257,6 +257,13 @@ class CDWMModel:
         with resources.as_file(root / f"{name}.safetensors") as weights:
             return cls.load(weights, device=device)
 
+    @classmethod
+    def named(cls, ref: str, device: str = "auto") -> CDWMModel:
+        """A shipped checkpoint by name ('' for ``default``), else a checkpoint path."""
+        if not ref or ref in SHIPPED_CHECKPOINTS:
+            return cls.default(device=device, name=ref or DEFAULT_CHECKPOINT)
+        return cls.load(ref, device=device)
+
 
 def _layout_names() -> dict[str, list[str]]:
     return {"observation_keys": list(OBSERVATION_KEYS), "kpis": list(KPI_NAMES)}

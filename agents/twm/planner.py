@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from agents.base import Action, Agent, EpisodeContext, Observation
 from agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from agents.cdwm.fieldinfo import field_summary
-from agents.cdwm.predictor import DEFAULT_CHECKPOINT, SHIPPED_CHECKPOINTS, CDWMModel, Ranking, scenario_checkpoint
+from agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking, scenario_checkpoint
 from agents.fwm.predictor import FieldModel
 from agents.fwm.scorer import FieldScorer
 from agents.llm.backends import BackendConfig, make_backend
@@ -213,10 +213,7 @@ def _field_model(path: str) -> FieldModel:
 def _dynamics_model(path: str) -> CDWMModel:
     key = ("cdwm", path or DEFAULT_CHECKPOINT)
     if key not in _MODELS:
-        if not path or path in SHIPPED_CHECKPOINTS:
-            _MODELS[key] = CDWMModel.default(device="cpu", name=path or DEFAULT_CHECKPOINT)
-        else:
-            _MODELS[key] = CDWMModel.load(path, device="cpu")
+        _MODELS[key] = CDWMModel.named(path, device="cpu")
     return _MODELS[key]  # type: ignore[no-any-return]
 
 
@@ -274,6 +271,7 @@ class TWMPlanner(Agent):
             self._scenario: Scenario = scenario
             if self.config.cdwm and not self.config.cdwm_checkpoint:  # the shipped model for this scenario
                 self.cdwm = _dynamics_model(scenario_checkpoint(scenario.name))
+                self._fwm_features = self.cdwm.shape.fwm_dim > 0
             self._scorer = FieldScorer(self.fwm, scenario) if self.fwm is not None else None
             lib = context.card.library
             if self.llm is None:
