@@ -16,6 +16,11 @@ checkpoint the planner uses in that scenario, ``agents.cdwm.predictor.scenario_c
   mean predicted minus twin utility (on the score set): a family the model over- or under-rates;
   and beside it each slice's SLA violation rate, imagined by the CDWM (its raw draws, before the
   calibration of the global probability) and in the twin: which slice the error comes from;
+* per transport weighting, how widely the futures spread: the standard deviation over futures of
+  each slice's episode loss and of the URLLC d99 (ms), over the CDWM's draws (members x samples)
+  and over the twin's score set, averaged over the family's plans and the starts. A model whose
+  futures spread too little puts a plan's violation probability near 0 or 1 by the side of the
+  threshold its mean lies on;
 * the twin outcome (score set: SCM, P_g, Δcost, utility) of three picks per start state: the CDWM's
   best-scored candidate, and a perfect model's best on the pick set by the benchmark's utility and
   by SCM alone. Picking on one set and scoring on the other keeps the perfect picks honest (no
@@ -57,6 +62,7 @@ class Bias:
 
     family_bias: dict[str, float]  # transport weighting -> mean CDWM predicted - twin utility
     family_violation: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]  # -> per-slice rates: CDWM, twin
+    family_spread: dict[str, tuple[tuple[float, ...], tuple[float, ...]]]  # -> sd of loss per slice, d99: CDWM, twin
     picks: dict[str, tuple[float, float, float, float]]  # pick -> its twin outcome on the score set
 
 
@@ -68,6 +74,20 @@ def _library_outcomes(card: ScenarioCard, snapshot: Snapshot, seeds: np.ndarray)
     for t in range(card.horizon):
         sim.step(lib.p[idx, t], lib.b[idx, t])
     return sim.kpis()
+
+
+def _spread(kpis: KPIs, futures: int) -> np.ndarray:
+    """``(N, slices + 1)`` per candidate (candidate-major rows): the standard deviation over its
+    ``futures`` of each slice's episode loss and of the d99 (ms)."""
+    loss = np.asarray(kpis.loss, np.float64).reshape(-1, futures, kpis.loss.shape[-1]).std(axis=1)
+    d99 = np.asarray(kpis.d99_ms, np.float64).reshape(-1, futures).std(axis=1)
+    return np.concatenate([loss, d99[:, None]], axis=1)
+
+
+def _pairs(per_start: dict[str, list[np.ndarray]]) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
+    """Family -> (CDWM, twin) rows averaged over the starts."""
+    means = {f: np.mean(v, axis=0) for f, v in per_start.items()}
+    return {f: (tuple(float(x) for x in mv[0]), tuple(float(x) for x in mv[1])) for f, mv in means.items()}
 
 
 def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: str = "") -> Bias:
@@ -83,6 +103,7 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
     family = np.array([c.split("/")[1] for c in lib.names])
     bias: dict[str, list[float]] = defaultdict(list)
     violation: dict[str, list[np.ndarray]] = defaultdict(list)  # per start: (2, slices) CDWM and twin
+    spread: dict[str, list[np.ndarray]] = defaultdict(list)  # per start: (2, slices + 1) CDWM and twin
     picks: dict[str, list[list[float]]] = defaultdict(list)
     for i, start in enumerate(start_states(card.nominal, seeds, 0)):
         both = domain_seeds(np.arange(2 * futures) + 2 * futures * i, _BIAS_DOMAIN)
@@ -106,11 +127,13 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
         imagined = episode_from_steps(card.nominal, draws.transpose(1, 0, 2, 3, 4).reshape(n * m * s, h, k))
         predicted_v = imagined.violation.reshape(n, m * s, -1).mean(axis=1)
         twin_v = np.asarray(score_set.violation, np.float64).reshape(n, futures, -1).mean(axis=1)
+        predicted_sd, twin_sd = _spread(imagined, m * s), _spread(score_set, futures)
         for f in np.unique(family):
             bias[str(f)].append(float(np.mean(ranked.utility[family == f] - outcome[3][family == f])))
             violation[str(f)].append(
                 np.stack([predicted_v[family == f].mean(axis=0), twin_v[family == f].mean(axis=0)])
             )
+            spread[str(f)].append(np.stack([predicted_sd[family == f].mean(axis=0), twin_sd[family == f].mean(axis=0)]))
         for label, j in (
             ("CDWM's top", int(np.argmax(score))),
             ("perfect model, utility", int(np.argmax(u_pick))),
@@ -120,10 +143,8 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
     means = {k: np.mean(np.asarray(v), axis=0) for k, v in picks.items()}
     return Bias(
         family_bias={f: float(np.mean(v)) for f, v in bias.items()},
-        family_violation={
-            f: (tuple(float(x) for x in mv[0]), tuple(float(x) for x in mv[1]))
-            for f, mv in ((f, np.mean(v, axis=0)) for f, v in violation.items())
-        },
+        family_violation=_pairs(violation),
+        family_spread=_pairs(spread),
         picks={k: (float(m[0]), float(m[1]), float(m[2]), float(m[3])) for k, m in means.items()},
     )
 
@@ -149,6 +170,11 @@ def main(argv: list[str] | None = None) -> None:
             predicted, twin = out.family_violation[f]
             cells = (" / ".join(f"{x:.2f}" for x in rates) for rates in (predicted, twin))
             print(f"| {f} | {v:+.3f} | {' | '.join(cells)} |")
+        print(f"| transport weighting | spread over futures, sd of loss {slices} and of d99 (ms): CDWM | twin |")
+        print("|---|---|---|")
+        for f, (predicted, twin) in sorted(out.family_spread.items()):
+            cells = (" / ".join([*(f"{x:.3f}" for x in sd[:-1]), f"{sd[-1]:.0f}"]) for sd in (predicted, twin))
+            print(f"| {f} | {' | '.join(cells)} |")
         print("| pick | SCM % | P_g | Δcost % | utility |")
         print("|---|---|---|---|---|")
         for label, (scm, pg, dc, u) in out.picks.items():

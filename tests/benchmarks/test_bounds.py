@@ -51,5 +51,8 @@ def test_ranking_bias__every_transport_family_and_three_picks_reproducibly() -> 
     assert list(first.picks) == ["CDWM's top", "perfect model, utility", "perfect model, SCM alone"]
     for predicted, twin in first.family_violation.values():  # per slice, imagined and in the twin
         assert len(predicted) == len(twin) == 3 and all(0.0 <= x <= 1.0 for x in (*predicted, *twin))
+    for predicted, twin in first.family_spread.values():  # sd of each slice's loss and of d99, over futures
+        assert len(predicted) == len(twin) == 4 and all(x >= 0.0 for x in (*predicted, *twin))
+        assert any(x > 0.0 for x in predicted)  # the CDWM's draws differ: its futures have some spread
     for scm, p_g, _, utility in first.picks.values():
         assert 0.0 <= scm <= 1.0 and 0.0 <= p_g <= 1.0 and -2.0 <= utility <= 1.5
