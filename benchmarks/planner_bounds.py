@@ -4,6 +4,7 @@
     python benchmarks/planner_bounds.py --closed-loop [--nominal-seeds 32] [--workers 2]
     python benchmarks/planner_bounds.py --cost-weights 0.5 1 1.5
     python benchmarks/planner_bounds.py --trims 0.9 0.8
+    python benchmarks/planner_bounds.py --fixed [--seeds 128 --first-seed 100]
 
 For each paper scenario: every one of the 256 library candidates is rolled out on
 ``--nominal-seeds`` seeds of the scenario's *nominal* model from the start (an unlimited, perfect
@@ -32,6 +33,16 @@ weights. Whether a planner that maximizes the benchmark's utility can also save 
 one slice's radio and transport shares scaled by each factor (the planner's ``trims``), the best by
 the same nominal utility played; its SCM, Δcost, violation rate and utility on the evaluation
 episodes beside the untrimmed pick's.
+
+``--fixed`` asks whether the plan a perfect nominal model picks is the best one to commit to in
+the scenario actually played: the nominal pick by utility and by SCM against the best single
+library plan in hindsight (the one with the highest mean SCM, or utility, over these evaluation
+episodes, chosen knowing them), each with its SCM, Δcost, violation rate and utility. In an OOD
+scenario the two may differ, and then no planner ranking by a model of the nominal world commits to
+the hindsight plan at t = 0.
+
+``--first-seed`` moves the evaluation episodes to ``first .. first + seeds - 1`` (not with
+``--closed-loop``), e.g. to the tuning seeds ``benchmarks/paired.py`` plays.
 """
 
 from __future__ import annotations
@@ -55,10 +66,12 @@ from twm_gym.core.twin import Rollout, simulate
 from twm_gym.scenarios import load_scenario
 
 
-def _library_rollouts(name: str, nominal_seeds: int, seeds: int) -> tuple[Scenario, Rollout, Rollout, NDArray[Any]]:
+def _library_rollouts(
+    name: str, nominal_seeds: int, seeds: int, first: int = 0
+) -> tuple[Scenario, Rollout, Rollout, NDArray[Any]]:
     """Every library candidate on ``nominal_seeds`` seeds of the nominal model (what a perfect model
-    predicts; candidate-major rows) and on the evaluation episodes ``0..seeds-1`` (the truth), with
-    those episodes' exogenous seeds."""
+    predicts; candidate-major rows) and on the evaluation episodes ``first..first+seeds-1`` (the
+    truth), with those episodes' exogenous seeds."""
     scenario = load_scenario(name)
     card = ScenarioCard.of(scenario)
     lib, n = card.library, len(card.library)
@@ -66,14 +79,14 @@ def _library_rollouts(name: str, nominal_seeds: int, seeds: int) -> tuple[Scenar
     planned = simulate(
         card.nominal, lib.p.repeat(nominal_seeds, 0), lib.b.repeat(nominal_seeds, 0), np.tile(nominal, n)
     )
-    truth_seeds = np.array([evaluation_exo_seed(scenario, s) for s in range(seeds)])
+    truth_seeds = np.array([evaluation_exo_seed(scenario, s) for s in range(first, first + seeds)])
     truth = simulate(scenario, lib.p.repeat(seeds, 0), lib.b.repeat(seeds, 0), np.tile(truth_seeds, n))
     return scenario, planned, truth, truth_seeds
 
 
-def bound(name: str, nominal_seeds: int, seeds: int) -> dict[str, float]:
+def bound(name: str, nominal_seeds: int, seeds: int, first: int = 0) -> dict[str, float]:
     """Mean utilities of uniform, the nominal-best candidate and the oracle on ``seeds`` episodes."""
-    scenario, planned, truth, truth_seeds = _library_rollouts(name, nominal_seeds, seeds)
+    scenario, planned, truth, truth_seeds = _library_rollouts(name, nominal_seeds, seeds, first)
     lib = ScenarioCard.of(scenario).library
     n = len(lib)
     pick = int(np.argmax(planned.utility.reshape(n, nominal_seeds).mean(axis=1)))
@@ -140,9 +153,11 @@ def _replan_unit(job: tuple[str, int, int, float]) -> tuple[str, dict[str, float
     }
 
 
-def cost_tradeoff(name: str, weights: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, float]]:
+def cost_tradeoff(
+    name: str, weights: list[float], nominal_seeds: int, seeds: int, first: int = 0
+) -> list[dict[str, float]]:
     """For each cost weight: the perfect-model pick's SCM, Δcost, P_g and benchmark utility on ``seeds`` episodes."""
-    _, rollouts, truth, _ = _library_rollouts(name, nominal_seeds, seeds)
+    _, rollouts, truth, _ = _library_rollouts(name, nominal_seeds, seeds, first)
     planned, n = rollouts.kpis, truth.kpis.scm.shape[0] // seeds
     rows = []
     for w in weights:
@@ -180,9 +195,11 @@ def _print_outcomes(
             print(f"| {name} | {label(r)} {_outcome_cells(r)}")
 
 
-def trim_tradeoff(name: str, factors: list[float], nominal_seeds: int, seeds: int) -> list[dict[str, Any]]:
+def trim_tradeoff(
+    name: str, factors: list[float], nominal_seeds: int, seeds: int, first: int = 0
+) -> list[dict[str, Any]]:
     """The perfect-model pick, then its best one-slice trim by nominal utility: both on ``seeds`` episodes."""
-    scenario, planned, _, truth_seeds = _library_rollouts(name, nominal_seeds, seeds)
+    scenario, planned, _, truth_seeds = _library_rollouts(name, nominal_seeds, seeds, first)
     card = ScenarioCard.of(scenario)
     lib = card.library
     pick = int(np.argmax(planned.utility.reshape(len(lib), nominal_seeds).mean(axis=1)))
@@ -202,6 +219,25 @@ def trim_tradeoff(name: str, factors: list[float], nominal_seeds: int, seeds: in
     return [{"plan": f"#{pick} {variants[i][0]}" if i else f"#{pick}", **_outcome(truth, i, seeds)} for i in (0, best)]
 
 
+def fixed_plans(name: str, nominal_seeds: int, seeds: int, first: int = 0) -> list[dict[str, Any]]:
+    """The perfect nominal model's picks (by utility, by SCM) and the best fixed plans in hindsight
+    (by SCM, by utility) on ``seeds`` episodes: each plan's name and outcome there."""
+    scenario, planned, truth, _ = _library_rollouts(name, nominal_seeds, seeds, first)
+    lib = ScenarioCard.of(scenario).library
+    n = len(lib)
+    picks = {
+        "nominal pick, utility": planned.utility.reshape(n, nominal_seeds).mean(axis=1),
+        "nominal pick, SCM": planned.kpis.scm.reshape(n, nominal_seeds).mean(axis=1),
+        "hindsight, SCM": truth.kpis.scm.reshape(n, seeds).mean(axis=1),
+        "hindsight, utility": truth.utility.reshape(n, seeds).mean(axis=1),
+    }
+    rows = []
+    for label, value in picks.items():
+        row = int(np.argmax(value))
+        rows.append({"pick": label, "plan": lib.names[row], **_outcome(truth, row, seeds)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -213,20 +249,34 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="--closed-loop: processes (one scenario each)")
     parser.add_argument("--cost-weights", type=float, nargs="+", help="the pick's cost at these planning weights")
     parser.add_argument("--trims", type=float, nargs="+", help="the pick's best one-slice trim by these factors")
+    parser.add_argument("--fixed", action="store_true", help="the nominal picks against the best fixed plans in hindsight")
+    parser.add_argument("--first-seed", type=int, default=0, help="first evaluation episode (default 0)")
     args = parser.parse_args()
+    if args.seeds < 1 or args.first_seed < 0:
+        parser.error(f"--seeds must be >= 1 and --first-seed >= 0, got {args.seeds} and {args.first_seed}")
+    if args.closed_loop and args.first_seed:
+        parser.error("--first-seed: not with --closed-loop (it plays episodes 0 .. --seeds - 1)")
+    first = args.first_seed
+    if args.fixed:
+        _print_outcomes(
+            "| scenario | pick | plan | SCM % | Δcost % | P_g | utility |",
+            lambda name: fixed_plans(name, args.nominal_seeds or 64, args.seeds, first),
+            lambda r: f"{r['pick']} | {r['plan']} |",
+        )
+        return
     if args.trims:
         if not all(0.0 < f < 1.0 for f in args.trims):
             parser.error(f"--trims: every factor must be in (0, 1), got {args.trims}")
         _print_outcomes(
             "| scenario | plan (perfect-model pick, then its best trim) | SCM % | Δcost % | P_g | utility |",
-            lambda name: trim_tradeoff(name, args.trims, args.nominal_seeds or 64, args.seeds),
+            lambda name: trim_tradeoff(name, args.trims, args.nominal_seeds or 64, args.seeds, first),
             lambda r: f"{r['plan']} |",
         )
         return
     if args.cost_weights:
         _print_outcomes(
             "| scenario | planning weight | pick | SCM % | Δcost % | P_g | utility (benchmark's) |",
-            lambda name: cost_tradeoff(name, args.cost_weights, args.nominal_seeds or 64, args.seeds),
+            lambda name: cost_tradeoff(name, args.cost_weights, args.nominal_seeds or 64, args.seeds, first),
             lambda r: f"{r['weight']:g} | #{r['candidate']:.0f} |",
         )
         return
@@ -242,7 +292,7 @@ def main() -> None:
     print(f"| scenario | uniform | nominal-best at t=0 | oracle | gap closed |{extra}")
     print("|---|---|---|---|---|" + ("---|---|---|---|---|" if replan else ""))
     for name in PAPER_SCENARIOS:
-        r = bound(name, 64 if args.closed_loop else nominal, args.seeds)
+        r = bound(name, 64 if args.closed_loop else nominal, args.seeds, first)
         closed.append(r["closed"])
         pick = f"{r['pick']:.3f} (#{r['candidate']})"
         row = f"| {name} | {r['uniform']:.3f} | {pick} | {r['oracle']:.3f} | {r['closed']:.0%} |"

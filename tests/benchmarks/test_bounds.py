@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from agents.baselines.simple import RandomCandidate
-from benchmarks.planner_bounds import ReplanBound, cost_tradeoff, trim_tradeoff
+from benchmarks.planner_bounds import ReplanBound, bound, cost_tradeoff, fixed_plans, trim_tradeoff
 from benchmarks.runner import run_unit
 
 
@@ -40,6 +40,20 @@ def test_trim_tradeoff__a_trim_only_takes_capacity_off() -> None:
         assert trimmed == pick
     else:  # a slice scaled by 0.8: cheaper than the pick, whatever it does to compliance
         assert trimmed["delta_cost"] > pick["delta_cost"] and " x 0.8" in trimmed["plan"]
+
+
+def test_fixed_plans__the_hindsight_plans_are_the_best_fixed_ones_on_the_episodes_played() -> None:
+    rows = fixed_plans("wave-ood", nominal_seeds=2, seeds=3, first=100)
+    by = {r["pick"]: r for r in rows}
+    assert list(by) == ["nominal pick, utility", "nominal pick, SCM", "hindsight, SCM", "hindsight, utility"]
+    assert all(by["hindsight, SCM"]["scm"] >= r["scm"] for r in rows)
+    assert all(by["hindsight, utility"]["utility"] >= r["utility"] for r in rows)
+    assert all("/" in r["plan"] for r in rows)  # library names: radio/transport/schedule/scale
+
+
+def test_bounds__first_seed_moves_the_evaluation_episodes() -> None:
+    assert bound("wave-id", 2, 2, first=0) == bound("wave-id", 2, 2)
+    assert bound("wave-id", 2, 2, first=100)["uniform"] != bound("wave-id", 2, 2)["uniform"]
 
 
 def test_ranking_bias__every_transport_family_and_three_picks_reproducibly() -> None:
