@@ -33,6 +33,8 @@ from torch.nn import functional as F
 MIN_STD = 0.1
 FREE_NATS = 1.0
 KL_BALANCE = 0.8
+OPEN_LOOP_LOSSES = ("mse", "crps")
+"""How the open-loop (imagined) KPIs are scored in training: :meth:`RSSM.elbo_terms`."""
 
 
 @dataclass(frozen=True)
@@ -125,16 +127,25 @@ class RSSM(nn.Module):
     def kpi(self, h: Tensor, z: Tensor) -> Tensor:
         return self.kpi_head(torch.cat([h, z], dim=-1))
 
-    def elbo_terms(self, obs: Tensor, act: Tensor, kpi: Tensor) -> dict[str, Tensor]:
+    def elbo_terms(self, obs: Tensor, act: Tensor, kpi: Tensor, open_loop: str = "mse") -> dict[str, Tensor]:
         """Loss terms on normalized sequences ``obs (B, T+1, D)``, ``act (B, T, A)``, ``kpi (B, T, K)``.
 
+        ``open_loop`` scores the imagined KPIs (``OPEN_LOOP_LOSSES``): "mse", one open-loop chain's
+        squared error, which is least when imagination returns the conditional mean (its futures
+        then spread too little); "crps", two chains from the same posterior start and the fair
+        two-sample CRPS per KPI and step, ``(|x1 - y| + |x2 - y|) / 2 - |x1 - x2| / 2``, a proper
+        score that is least when the chains are draws of the KPIs' distribution.
         Only the recurrences loop over steps; embeddings and heads run on whole sequences.
         """
+        if open_loop not in OPEN_LOOP_LOSSES:
+            raise ValueError(f"open_loop: expected one of {list(OPEN_LOOP_LOSSES)}, got {open_loop!r}")
+        chains = 2 if open_loop == "crps" else 1
         e = self.embed(obs)
         h, post, prior = self.initial(e[:, 0])
         kl = _balanced_kl(post, prior)
         z = post.sample()
-        h_ol, z_ol = h, z  # the open-loop (imagined) chain starts from the same posterior
+        h_ol, z_ol = (h, z) if chains == 1 else (h.repeat(chains, 1), z.repeat(chains, 1))  # open-loop chains
+        act_ol = act if chains == 1 else act.repeat(chains, 1, 1)  # ... from the same posterior, same actions
         feats, feats_ol = [torch.cat([h, z], dim=-1)], []
         for t in range(act.shape[1]):
             h = self.transition(h, z, act[:, t])
@@ -142,16 +153,29 @@ class RSSM(nn.Module):
             kl = kl + _balanced_kl(post, prior)
             z = post.sample()
             feats.append(torch.cat([h, z], dim=-1))
-            h_ol = self.transition(h_ol, z_ol, act[:, t])
+            h_ol = self.transition(h_ol, z_ol, act_ol[:, t])
             z_ol = self.prior(h_ol).sample()
             feats_ol.append(torch.cat([h_ol, z_ol], dim=-1))
         feat = torch.stack(feats, dim=1)  # (B, T + 1, d + s)
+        imagined = self.kpi_head(torch.stack(feats_ol, dim=1))  # (chains * B, T, K)
+        if chains == 1:
+            open_loop_term = F.mse_loss(imagined, kpi)
+        else:
+            open_loop_term = fair_crps(*imagined.chunk(2), kpi).mean()
         return {
             "kpi": F.mse_loss(self.kpi_head(feat[:, 1:]), kpi),
             "obs": F.mse_loss(self.obs_head(feat), obs),
             "kl": kl / feat.shape[1],
-            "kpi_open_loop": F.mse_loss(self.kpi_head(torch.stack(feats_ol, dim=1)), kpi),
+            "kpi_open_loop": open_loop_term,
         }
+
+
+def fair_crps(x1: Tensor, x2: Tensor, y: Tensor) -> Tensor:
+    """Elementwise fair CRPS of two draws ``x1, x2`` for the outcome ``y``: ``(|x1 - y| + |x2 - y|
+    - |x1 - x2|) / 2`` (>= 0; its expectation is the CRPS of the draws' distribution up to the
+    outcome's own term, so it is least when the draws come from the outcome's distribution, where
+    squared error is least for their mean)."""
+    return 0.5 * ((x1 - y).abs() + (x2 - y).abs() - (x1 - x2).abs())
 
 
 def _balanced_kl(post: Gaussian, prior: Gaussian) -> Tensor:

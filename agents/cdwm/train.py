@@ -25,7 +25,7 @@ import torch
 
 from agents.cdwm.data import FWM_VIEWS, KPI_NAMES, SYMLOG_KPIS, Trajectories, concat, generate, unseen_candidates
 from agents.cdwm.metrics import imagine_episodes, trajectory_metrics
-from agents.cdwm.model import CDWMEnsemble, RSSMShape
+from agents.cdwm.model import OPEN_LOOP_LOSSES, CDWMEnsemble, RSSMShape
 from agents.cdwm.predictor import CDWMModel
 from agents.cdwm.utility import episode_from_steps
 from agents.config import apply_overrides
@@ -57,6 +57,7 @@ class CDWMConfig:
     fwm_features: bool = False  # condition on the FWM's summary of every step's action
     fwm_checkpoint: str = ""  # FWM checkpoint for fwm_features ("": the shipped one)
     fwm_view: str = "step"  # the field each step's summary is on: "step" (its own) or "decision" (data.generate)
+    open_loop_loss: str = "mse"  # how imagined KPIs are scored: "mse" or "crps" (model.OPEN_LOOP_LOSSES)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -80,6 +81,10 @@ class CDWMConfig:
             raise ValueError("CDWMConfig.test_episodes must be >= 0 and lr > 0")
         if self.fwm_view not in FWM_VIEWS:
             raise ValueError(f"CDWMConfig.fwm_view must be one of {FWM_VIEWS}, got {self.fwm_view!r}")
+        if self.open_loop_loss not in OPEN_LOOP_LOSSES:
+            raise ValueError(
+                f"CDWMConfig.open_loop_loss must be one of {OPEN_LOOP_LOSSES}, got {self.open_loop_loss!r}"
+            )
         for name in (*self.scenarios, *self.ood_scenarios):
             load_scenario(name)
 
@@ -180,7 +185,7 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
         t0 = time.perf_counter()
         for u in range(config.updates):
             idx = torch.randint(len(data), (bs,), generator=gen).to(device)
-            terms = member.elbo_terms(on[idx], an[idx], kn[idx])
+            terms = member.elbo_terms(on[idx], an[idx], kn[idx], open_loop=config.open_loop_loss)
             loss = terms["kpi"] + terms["obs"] + terms["kl"] + terms["kpi_open_loop"]
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]

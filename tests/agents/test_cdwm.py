@@ -19,6 +19,7 @@ from agents.cdwm.data import (
     unseen_candidates,
 )
 from agents.cdwm.evaluate import ranking_quality, start_states
+from agents.cdwm.model import CDWMEnsemble, RSSMShape, fair_crps
 from agents.cdwm.predictor import CDWMModel
 from agents.cdwm.train import CDWMConfig, make_splits, train
 from agents.cdwm.utility import episode_from_steps
@@ -311,3 +312,30 @@ def test_plan_summaries_equal_the_step_by_step_summaries() -> None:
     np.testing.assert_allclose(batched, stepwise, rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="one rollout"):
         plan_summaries(fwm, sc, Simulation(sc, np.array([1, 2])).egw, 0, lib.p[:2], lib.b[:2])
+
+
+def test_fair_crps_prefers_draws_of_the_outcome_distribution_to_its_mean() -> None:
+    """Why imagined KPIs can be scored by CRPS: squared error is least for the mean (a model trained
+    on it imagines futures that spread too little), the fair CRPS for draws of the distribution."""
+    g = torch.Generator().manual_seed(0)
+    y, x1, x2 = (torch.randn(200_000, generator=g) for _ in range(3))
+    mean = torch.zeros_like(y)
+    assert torch.mean((mean - y) ** 2) < torch.mean((x1 - y) ** 2)
+    assert fair_crps(x1, x2, y).mean() < fair_crps(mean, mean, y).mean()
+    assert bool((fair_crps(x1, x2, y) >= -1e-6).all())  # the triangle inequality, up to float rounding
+
+
+def test_open_loop_loss_is_a_validated_training_choice() -> None:
+    shape = RSSMShape(obs_dim=6, csw_dim=3, act_dim=2, kpi_dim=4, members=1, deter=8, stoch=4, hidden=8)
+    member = CDWMEnsemble(shape).rssms[0]
+    obs, act, kpi = torch.randn(5, 4, 6), torch.randn(5, 3, 2), torch.randn(5, 3, 4)
+    torch.manual_seed(0)
+    default = member.elbo_terms(obs, act, kpi)
+    torch.manual_seed(0)
+    assert torch.equal(member.elbo_terms(obs, act, kpi, open_loop="mse")["kpi_open_loop"], default["kpi_open_loop"])
+    crps = member.elbo_terms(obs, act, kpi, open_loop="crps")["kpi_open_loop"]
+    assert torch.isfinite(crps) and crps >= -1e-6
+    with pytest.raises(ValueError, match="open_loop.*mse.*crps"):
+        member.elbo_terms(obs, act, kpi, open_loop="mae")
+    with pytest.raises(ValueError, match="open_loop_loss.*mse.*crps"):
+        TINY.replace({"open_loop_loss": "mae"})
