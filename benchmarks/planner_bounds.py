@@ -249,7 +249,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="--closed-loop: processes (one scenario each)")
     parser.add_argument("--cost-weights", type=float, nargs="+", help="the pick's cost at these planning weights")
     parser.add_argument("--trims", type=float, nargs="+", help="the pick's best one-slice trim by these factors")
-    parser.add_argument("--fixed", action="store_true", help="the nominal picks against the best fixed plans in hindsight")
+    parser.add_argument("--fixed", action="store_true", help="the nominal picks against the hindsight fixed plans")
     parser.add_argument("--first-seed", type=int, default=0, help="first evaluation episode (default 0)")
     args = parser.parse_args()
     if args.seeds < 1 or args.first_seed < 0:

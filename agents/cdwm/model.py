@@ -161,7 +161,8 @@ class RSSM(nn.Module):
         if chains == 1:
             open_loop_term = F.mse_loss(imagined, kpi)
         else:
-            open_loop_term = fair_crps(*imagined.chunk(2), kpi).mean()
+            first, second = imagined.chunk(2)
+            open_loop_term = fair_crps(first, second, kpi).mean()
         return {
             "kpi": F.mse_loss(self.kpi_head(feat[:, 1:]), kpi),
             "obs": F.mse_loss(self.obs_head(feat), obs),

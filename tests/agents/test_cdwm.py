@@ -335,7 +335,7 @@ def test_open_loop_loss_is_a_validated_training_choice() -> None:
     assert torch.equal(member.elbo_terms(obs, act, kpi, open_loop="mse")["kpi_open_loop"], default["kpi_open_loop"])
     crps = member.elbo_terms(obs, act, kpi, open_loop="crps")["kpi_open_loop"]
     assert torch.isfinite(crps) and crps >= -1e-6
-    with pytest.raises(ValueError, match="open_loop.*mse.*crps"):
+    with pytest.raises(ValueError, match=r"open_loop.*mse.*crps"):
         member.elbo_terms(obs, act, kpi, open_loop="mae")
-    with pytest.raises(ValueError, match="open_loop_loss.*mse.*crps"):
+    with pytest.raises(ValueError, match=r"open_loop_loss.*mse.*crps"):
         TINY.replace({"open_loop_loss": "mae"})
