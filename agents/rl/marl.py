@@ -199,6 +199,7 @@ def _train_ippo(config: RLConfig, out: str | Path, progress: Any) -> dict[str, A
     model.learn(total_timesteps=config.timesteps, callback=checkpoint_callback(config, out, agents, meta, progress))
     record = save_policy(model, out, config, agents, meta(model))
     vec.close()
+    model.logger.close()  # SB3 keeps progress.csv (and event files) open until its logger is closed
     if progress is not None:
         progress(f"wrote {base}.safetensors/.json after {record['timesteps']} agent steps in {record['train_s']} s")
     return record

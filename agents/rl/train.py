@@ -298,6 +298,7 @@ def _train(config: RLConfig, out: str | Path, progress: Progress) -> dict[str, A
     model.learn(total_timesteps=config.timesteps, callback=checkpoint_callback(config, out, keys, meta, progress))
     record = save_policy(model, out, config, keys, meta(model))
     vec.close()
+    model.logger.close()  # SB3 keeps progress.csv (and event files) open until its logger is closed
     if progress is not None:
         progress(
             f"wrote {base}.safetensors/.json after {record['timesteps']} steps in {record['train_s']} s "

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.util
 import json
+import warnings
 from pathlib import Path
 
 import gymnasium as gym
@@ -54,6 +56,15 @@ def test_train_writes_a_loadable_pickle_free_checkpoint_and_logs(trained: dict[s
             assert list(logs.rglob("events.out.tfevents.*"))
     meta = json.loads(trained["ppo"].with_suffix(".json").read_text())
     assert meta["observation_keys"] == sorted(OBSERVATION_KEYS) and meta["action_size"] == 60  # Dict sorts keys
+
+
+@pytest.mark.parametrize("kind", ["ppo", "ippo"])
+def test_training_closes_its_log_files(kind: str, tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert main(["train", kind, "--config", "tiny", "--out", str(tmp_path / kind), "--quiet"]) == 0
+        gc.collect()  # an unclosed file warns when its object is collected
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning) and "progress.csv" in str(w.message)]
 
 
 def test_loaded_policy_acts_as_the_trained_model(tmp_path: Path) -> None:
