@@ -84,12 +84,17 @@ def _library_rollouts(
     return scenario, planned, truth, truth_seeds
 
 
+def _plan_means(values: NDArray[Any], plans: int) -> NDArray[Any]:
+    """``(plans,)`` mean of each plan's rows (plan-major: every plan's seeds together)."""
+    return values.reshape(plans, -1).mean(axis=1)
+
+
 def bound(name: str, nominal_seeds: int, seeds: int, first: int = 0) -> dict[str, float]:
     """Mean utilities of uniform, the nominal-best candidate and the oracle on ``seeds`` episodes."""
     scenario, planned, truth, truth_seeds = _library_rollouts(name, nominal_seeds, seeds, first)
     lib = ScenarioCard.of(scenario).library
     n = len(lib)
-    pick = int(np.argmax(planned.utility.reshape(n, nominal_seeds).mean(axis=1)))
+    pick = int(np.argmax(_plan_means(planned.utility, n)))
     table = truth.utility.reshape(n, seeds)
     third = np.full_like(lib.p[0], 1 / 3), np.full_like(lib.b[0], 1 / 3)
     uniform = simulate(scenario, third[0], third[1], truth_seeds).utility
@@ -161,7 +166,7 @@ def cost_tradeoff(
     planned, n = rollouts.kpis, truth.kpis.scm.shape[0] // seeds
     rows = []
     for w in weights:
-        pick = int(np.argmax(Utility(w_cost=w)(planned).reshape(n, nominal_seeds).mean(axis=1)))
+        pick = int(np.argmax(_plan_means(Utility(w_cost=w)(planned), n)))
         rows.append({"weight": w, "candidate": pick, **_outcome(truth, pick, seeds)})
     return rows
 
@@ -202,7 +207,7 @@ def trim_tradeoff(
     scenario, planned, _, truth_seeds = _library_rollouts(name, nominal_seeds, seeds, first)
     card = ScenarioCard.of(scenario)
     lib = card.library
-    pick = int(np.argmax(planned.utility.reshape(len(lib), nominal_seeds).mean(axis=1)))
+    pick = int(np.argmax(_plan_means(planned.utility, len(lib))))
     variants = [("pick", lib.p[pick], lib.b[pick])]
     for k, slice_name in enumerate(SLICES):
         for f in factors:
@@ -226,10 +231,10 @@ def fixed_plans(name: str, nominal_seeds: int, seeds: int, first: int = 0) -> li
     lib = ScenarioCard.of(scenario).library
     n = len(lib)
     picks = {
-        "nominal pick, utility": planned.utility.reshape(n, nominal_seeds).mean(axis=1),
-        "nominal pick, SCM": planned.kpis.scm.reshape(n, nominal_seeds).mean(axis=1),
-        "hindsight, SCM": truth.kpis.scm.reshape(n, seeds).mean(axis=1),
-        "hindsight, utility": truth.utility.reshape(n, seeds).mean(axis=1),
+        "nominal pick, utility": _plan_means(planned.utility, n),
+        "nominal pick, SCM": _plan_means(planned.kpis.scm, n),
+        "hindsight, SCM": _plan_means(truth.kpis.scm, n),
+        "hindsight, utility": _plan_means(truth.utility, n),
     }
     rows = []
     for label, value in picks.items():

@@ -135,6 +135,7 @@ class RSSM(nn.Module):
         then spread too little); "crps", two chains from the same posterior start and the fair
         two-sample CRPS per KPI and step, ``(|x1 - y| + |x2 - y|) / 2 - |x1 - x2| / 2``, a proper
         score that is least when the chains are draws of the KPIs' distribution.
+
         Only the recurrences loop over steps; embeddings and heads run on whole sequences.
         """
         if open_loop not in OPEN_LOOP_LOSSES:
