@@ -15,8 +15,8 @@ The alternatives are Phase 1's ranked survivors (``pool="survivors"``, the plann
 
 The snapshot carries what the nominal model gets wrong about an OOD shock once it has begun (its
 intensity and how long it still lasts), so the probe measures how much of the OOD gap a planner
-could close by re-verifying in-episode with a generous budget: an upper bound for any reallocation
-of the 12 calls (``docs/results.md``, "What is left"). What the snapshot does not carry (the OOD
+could close by re-verifying in-episode with far more calls than a reallocation of its 12 per
+horizon could buy (``docs/results.md``, "What is left"). What the snapshot does not carry (the OOD
 cross-traffic and failure rates) stays nominal, as in :class:`benchmarks.planner_bounds.ReplanBound`.
 """
 
