@@ -6,7 +6,7 @@
     python examples/train_rllib.py --address auto --env-runners 32 --iterations 200   # a cluster
 
 The env is the same ``TWM/*`` id with the same learning wrappers as ``twm-bench train``
-(``agents/rl/spaces.py``: unit observations, [-1, 1] actions), registered with RLlib by a creator
+(``agents/twm_agents/rl/spaces.py``: unit observations, [-1, 1] actions), registered with RLlib by a creator
 that imports ``twm_gym`` inside each EnvRunner process. Each iteration samples
 ``--batch`` env steps across the EnvRunners and runs PPO's epochs on the Learner; the script
 prints the mean episode return per iteration and writes an RLlib checkpoint directory (RLlib's
@@ -25,7 +25,7 @@ def make_env(env_config: dict[str, Any]) -> Any:
     import gymnasium as gym
 
     import twm_gym  # noqa: F401 - registers TWM/*
-    from agents.rl.spaces import wrap_for_learning
+    from twm_agents.rl.spaces import wrap_for_learning
 
     return wrap_for_learning(gym.make(env_config.get("env_id", "TWM/Slicing-HotspotID-v0")))
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.cdwm.data import (
+from twm_agents.cdwm.data import (
     KPI_NAMES,
     Trajectories,
     generate,
@@ -18,13 +18,13 @@ from agents.cdwm.data import (
     step_kpi_vector,
     unseen_candidates,
 )
-from agents.cdwm.evaluate import ranking_quality, start_states
-from agents.cdwm.model import CDWMEnsemble, RSSMShape, fair_crps
-from agents.cdwm.predictor import CDWMModel
-from agents.cdwm.train import CDWMConfig, make_splits, train
-from agents.cdwm.utility import episode_from_steps
-from agents.checkpoint_io import CheckpointError, paths
-from benchmarks.cli import main
+from twm_agents.cdwm.evaluate import ranking_quality, start_states
+from twm_agents.cdwm.model import CDWMEnsemble, RSSMShape, fair_crps
+from twm_agents.cdwm.predictor import CDWMModel
+from twm_agents.cdwm.train import CDWMConfig, make_splits, train
+from twm_agents.cdwm.utility import episode_from_steps
+from twm_agents.checkpoint_io import CheckpointError, paths
+from twm_bench.cli import main
 from twm_gym.core.candidates import candidate_library
 from twm_gym.core.kpi import Utility
 from twm_gym.core.sim import Simulation
@@ -217,7 +217,7 @@ def test_shipped_checkpoint_ranks_candidates() -> None:
 def test_minari_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("minari")
     pytest.importorskip("h5py")
-    from agents.cdwm.data import to_minari
+    from twm_agents.cdwm.data import to_minari
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
     data = generate("tiny", range(3))
@@ -256,8 +256,8 @@ def test_cli_train_and_axis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 def test_fwm_conditioned_cdwm() -> None:
     """With ``fwm_features`` every step's input carries the FWM's summary of the action; ranking then
     needs the field model and the exogenous state, and says so when they are missing."""
-    from agents.cdwm.fieldinfo import FWM_SUMMARY
-    from agents.fwm.predictor import FieldModel
+    from twm_agents.cdwm.fieldinfo import FWM_SUMMARY
+    from twm_agents.fwm.predictor import FieldModel
 
     config = CDWMConfig.preset("tiny").replace({"fwm_features": "true", "updates": "20", "test_episodes": "0"})
     model = train(config, None, progress=None)
@@ -278,7 +278,7 @@ def test_fwm_decision_view_freezes_the_field_after_a_random_cut() -> None:
     """``fwm_view="decision"`` trains on what a planner's ranking is fed: the episodes are the
     same as with the step view, each step's summary is too up to the episode's cut ``t0``, and
     later steps see the field of ``t0`` (so they differ once the world has moved)."""
-    from agents.fwm.predictor import FieldModel
+    from twm_agents.fwm.predictor import FieldModel
 
     fwm = FieldModel.default(device="cpu")
     step = generate("wave-id", range(8), fwm=fwm, fwm_view="step")
@@ -296,8 +296,8 @@ def test_fwm_decision_view_freezes_the_field_after_a_random_cut() -> None:
 def test_plan_summaries_equal_the_step_by_step_summaries() -> None:
     """Ranking summarizes a plan's future steps in one batched FWM pass; the numbers are those of
     summarizing each step on the field seen now."""
-    from agents.cdwm.fieldinfo import field_summary, plan_summaries
-    from agents.fwm.predictor import FieldModel
+    from twm_agents.cdwm.fieldinfo import field_summary, plan_summaries
+    from twm_agents.fwm.predictor import FieldModel
 
     sc = load_scenario("wave-id")
     fwm = FieldModel.default(device="cpu")

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from agents.fwm import checkpoint
-from agents.fwm.data import FieldDataset, generate
-from agents.fwm.fields import CHANNELS, FEATURES, NOMINAL_CAPACITY_MBPS, field_geometry, pressure
-from agents.fwm.predictor import FieldModel
-from agents.fwm.scorer import FieldScorer, spatial_risk
-from agents.fwm.train import FWMConfig, make_splits, train
-from benchmarks.cli import main
+from twm_agents.fwm import checkpoint
+from twm_agents.fwm.data import FieldDataset, generate
+from twm_agents.fwm.fields import CHANNELS, FEATURES, NOMINAL_CAPACITY_MBPS, field_geometry, pressure
+from twm_agents.fwm.predictor import FieldModel
+from twm_agents.fwm.scorer import FieldScorer, spatial_risk
+from twm_agents.fwm.train import FWMConfig, make_splits, train
+from twm_bench.cli import main
 from twm_gym.core.candidates import candidate_library
 from twm_gym.core.egw import initial_egw, roll
 from twm_gym.core.rng import domain_seeds, seed_keys
@@ -141,7 +141,7 @@ def _saved(model: FieldModel, path: Path) -> Path:
 
 def test_shipped_checkpoint_ranks_candidates_by_true_risk() -> None:
     """The default checkpoint's spatial risk orders the 256 library candidates as the analytic features do."""
-    from agents.fwm.fields import config_channels, exo_channels, field_features
+    from twm_agents.fwm.fields import config_channels, exo_channels, field_features
     from twm_gym.core.egw import drivers_of
 
     sc = load_scenario("hotspot-id")

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from agents.llm.embedded import compile_intent
-from agents.llm.intents import HELD_OUT, INTENTS, accuracy
-from agents.llm.parse import ModelOutputError, compile_with_backend, parse_model_output
-from agents.llm.spec import IntentSpec, Restriction, SLAConstraint, check, json_schema
+from twm_agents.llm.embedded import compile_intent
+from twm_agents.llm.intents import HELD_OUT, INTENTS, accuracy
+from twm_agents.llm.parse import ModelOutputError, compile_with_backend, parse_model_output
+from twm_agents.llm.spec import IntentSpec, Restriction, SLAConstraint, check, json_schema
 from twm_gym.scenarios import load_scenario
 
 SC = load_scenario("hotspot-id")
@@ -153,7 +153,7 @@ def test_parser_rejects_non_text_and_huge_output() -> None:
 def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
     import numpy as np
 
-    from agents.llm.prescreen import prescreen
+    from twm_agents.llm.prescreen import prescreen
     from twm_gym.core.candidates import candidate_library
     from twm_gym.core.sim import Simulation
 
@@ -175,7 +175,7 @@ def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
 def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:
     import numpy as np
 
-    from agents.llm.interventions import AuditTrace, Proposal, apply, do_no_harm, guardrail
+    from twm_agents.llm.interventions import AuditTrace, Proposal, apply, do_no_harm, guardrail
     from twm_gym.core.candidates import candidate_library
     from twm_gym.core.compiled import compile_scenario
 
@@ -214,9 +214,9 @@ def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:
 def test_llm_agent_uses_no_world_model_and_follows_the_intent() -> None:
     import numpy as np
 
-    from agents import make_agent
-    from agents.base import AGENT_SEED_DOMAIN, EpisodeContext, ScenarioCard
-    from benchmarks.runner import run_episode
+    from twm_agents import make_agent
+    from twm_agents.base import AGENT_SEED_DOMAIN, EpisodeContext, ScenarioCard
+    from twm_bench.runner import run_episode
     from twm_gym.core import Twin
 
     twin = Twin(SC, budget=384, seed_domain=AGENT_SEED_DOMAIN)

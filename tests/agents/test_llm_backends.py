@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agents.llm.agent import LLMAgent
-from agents.llm.backends import (
+from twm_agents.llm.agent import LLMAgent
+from twm_agents.llm.backends import (
     BackendConfig,
     BackendError,
     OpenAIBackend,
@@ -28,8 +28,8 @@ from agents.llm.backends import (
     compile_with,
     make_backend,
 )
-from agents.llm.decide import choose_template, model_prescreen
-from agents.llm.spec import json_schema
+from twm_agents.llm.decide import choose_template, model_prescreen
+from twm_agents.llm.spec import json_schema
 from twm_gym.core.candidates import candidate_library
 from twm_gym.scenarios import load_scenario
 
@@ -163,7 +163,7 @@ def test_vllm_request_building_and_output_parsing(monkeypatch: pytest.MonkeyPatc
 
 
 def test_llm_agent_takes_a_backend(fake_server: str) -> None:
-    from benchmarks.runner import run_unit
+    from twm_bench.runner import run_unit
 
     _Fake.replies = [(200, json.dumps(GOOD))]
     agent = LLMAgent(intent="URLLC latency under 8 ms", backend="openai", base_url=fake_server)
@@ -237,8 +237,8 @@ def test_openai_backend_against_a_real_server(llama_server: str) -> None:
 
 def test_planner_with_a_model_backend(fake_server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """The planner's prescreen decided by a model (here: rejects nothing but uniform), in the trace."""
-    from agents.twm import TWMPlanner
-    from benchmarks.runner import run_unit
+    from twm_agents.twm import TWMPlanner
+    from twm_bench.runner import run_unit
 
     monkeypatch.setenv("TWM_LLM_BASE_URL", fake_server)
     lib = candidate_library(SC)
@@ -246,8 +246,8 @@ def test_planner_with_a_model_backend(fake_server: str, monkeypatch: pytest.Monk
     _Fake.replies += [(200, json.dumps({"reject": []}))] * 7
     planner = TWMPlanner(llm_backend="openai", phase2=False, trace=str(tmp_path / "t.jsonl"))
     assert planner.llm is not None and planner.llm_config.base_url == fake_server
-    monkeypatch.setattr("agents.registry.make_agent", lambda spec: planner)
-    monkeypatch.setattr("benchmarks.runner.make_agent", lambda spec: planner)
+    monkeypatch.setattr("twm_agents.registry.make_agent", lambda spec: planner)
+    monkeypatch.setattr("twm_bench.runner.make_agent", lambda spec: planner)
     assert run_unit("twm", "hotspot-id", [0], 12, 0, "h")[0].error is None
     assert not planner._safe[0] and planner._safe[1:].all()
     first = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[0])

@@ -7,10 +7,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from agents import make_agent, resolve
-from agents.base import AGENT_SEED_DOMAIN, Agent
-from agents.registry import UnknownAgentError, available
-from benchmarks.runner import evaluation_exo_seed, run_episode
+from twm_agents import make_agent, resolve
+from twm_agents.base import AGENT_SEED_DOMAIN, Agent
+from twm_agents.registry import UnknownAgentError, available
+from twm_bench.runner import evaluation_exo_seed, run_episode
 from twm_gym.core import Twin, simulate
 from twm_gym.scenarios import load_scenario
 
@@ -38,7 +38,7 @@ def test_uniform__reproduces_the_twin_under_the_evaluation_seed() -> None:
 def test_proportional__splits_by_observed_demand() -> None:
     sc = load_scenario("hotspot-id")
     agent = make_agent("proportional")
-    from agents.base import EpisodeContext, ScenarioCard
+    from twm_agents.base import EpisodeContext, ScenarioCard
 
     agent.reset(EpisodeContext(ScenarioCard.of(sc), _twin(sc), np.random.default_rng(0), snapshot=lambda: None))
     demand = np.zeros(30, dtype=np.float32)
@@ -90,11 +90,11 @@ def test_budget__an_agent_past_its_budget_gets_the_error_recorded() -> None:
 
 def test_registry__names_paths_errors_and_entry_point_plugins(tmp_path, monkeypatch) -> None:
     assert {"uniform", "proportional", "random"} <= set(available())
-    assert resolve("agents.baselines.simple:Uniform") is resolve("uniform")
+    assert resolve("twm_agents.baselines.simple:Uniform") is resolve("uniform")
     with pytest.raises(UnknownAgentError, match=r"unknown agent 'unifrom'; valid names: \[.*'uniform'"):
         resolve("unifrom")
     with pytest.raises(UnknownAgentError, match="has no attribute 'Nope'"):
-        resolve("agents.baselines.simple:Nope")
+        resolve("twm_agents.baselines.simple:Nope")
     with pytest.raises(UnknownAgentError, match="not a subclass"):
         resolve("numpy:ndarray")
     with pytest.raises(TypeError, match="takes no options"):
@@ -104,7 +104,7 @@ def test_registry__names_paths_errors_and_entry_point_plugins(tmp_path, monkeypa
         textwrap.dedent(
             """
             import numpy as np
-            from agents.base import Agent
+            from twm_agents.base import Agent
 
             class Greedy(Agent):
                 name = "greedy-demo"

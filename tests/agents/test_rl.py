@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 import torch
 
-from agents.checkpoint_io import CheckpointError
-from agents.registry import UnknownAgentError, make_agent
-from agents.rl.agent import DEFAULT_PPO, SB3Agent, policy_action
-from agents.rl.marl import DEFAULT_IPPO, AgentSlots, IPPOAgent
-from agents.rl.policy import load_policy, save_policy
-from agents.rl.spaces import UnitObservation, shares_of, wrap_for_learning
-from agents.rl.train import RLConfig, build_model, make_vec_env, observation_keys
-from benchmarks.cli import main
-from benchmarks.runner import run_unit
-from benchmarks.spec import RunSpec, SpecError
+from twm_agents.checkpoint_io import CheckpointError
+from twm_agents.registry import UnknownAgentError, make_agent
+from twm_agents.rl.agent import DEFAULT_PPO, SB3Agent, policy_action
+from twm_agents.rl.marl import DEFAULT_IPPO, AgentSlots, IPPOAgent
+from twm_agents.rl.policy import load_policy, save_policy
+from twm_agents.rl.spaces import UnitObservation, shares_of, wrap_for_learning
+from twm_agents.rl.train import RLConfig, build_model, make_vec_env, observation_keys
+from twm_bench.cli import main
+from twm_bench.runner import run_unit
+from twm_bench.spec import RunSpec, SpecError
 from twm_gym.envs.layout import OBSERVATION_KEYS
 from twm_gym.envs.parallel import SlicingParallelEnv
 
@@ -112,10 +112,10 @@ def test_learned_agents_in_the_harness_are_deterministic_given_the_seed(
 ) -> None:
     spec = f"{'ippo' if kind == 'ippo' else 'sb3'}:{trained[kind]}"
     if not deterministic:
-        import agents.registry
+        import twm_agents.registry
 
-        original = agents.registry.make_agent
-        monkeypatch.setattr("benchmarks.runner.make_agent", lambda s: original(s, deterministic=False))
+        original = twm_agents.registry.make_agent
+        monkeypatch.setattr("twm_bench.runner.make_agent", lambda s: original(s, deterministic=False))
 
     def play(agent_seed: int) -> list[dict[str, float]]:
         records = run_unit(spec, "hotspot-id", [0, 1], 0, agent_seed, "h")

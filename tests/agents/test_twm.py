@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agents.base import AGENT_SEED_DOMAIN, ScenarioCard
-from agents.cdwm.data import KPI_NAMES
-from agents.registry import make_agent
-from agents.twm import CDWMOnly, FWMOnly, NoVerify, TWMPlanner
-from agents.twm import planner as planner_module
-from agents.twm.planner import Scores, prediction_drift
-from benchmarks.runner import _context, run_episode, run_unit
+from twm_agents.base import AGENT_SEED_DOMAIN, ScenarioCard
+from twm_agents.cdwm.data import KPI_NAMES
+from twm_agents.registry import make_agent
+from twm_agents.twm import CDWMOnly, FWMOnly, NoVerify, TWMPlanner
+from twm_agents.twm import planner as planner_module
+from twm_agents.twm.planner import Scores, prediction_drift
+from twm_bench.runner import _context, run_episode, run_unit
 from twm_gym.core.twin import Rollout, Twin
 from twm_gym.scenarios import load_scenario
 
@@ -231,7 +231,7 @@ def test_the_shipped_cdwm_is_chosen_by_the_nominal_scenario() -> None:
 def test_planner_feeds_an_fwm_conditioned_cdwm_its_fields(tmp_path: Path) -> None:
     """A CDWM trained with FWM features ranks with the field model: the planner passes it the
     summaries of the played actions and the field seen now, and refuses it without an FWM."""
-    from agents.cdwm.train import CDWMConfig, train
+    from twm_agents.cdwm.train import CDWMConfig, train
 
     config = CDWMConfig.preset("tiny").replace(
         {"fwm_features": "true", "fwm_view": "decision", "updates": "10", "test_episodes": "0"}
@@ -278,7 +278,7 @@ def test_planner_plays_the_cheapest_plan_once_a_violation_is_certain(
 
 
 def test_twm_fields_ranks_with_the_shipped_fwm_conditioned_cdwm() -> None:
-    from agents.cdwm.predictor import CDWMModel
+    from twm_agents.cdwm.predictor import CDWMModel
 
     agent = make_agent("twm-fields")
     assert isinstance(agent, TWMPlanner) and agent.cdwm is not None and agent.cdwm.shape.fwm_dim > 0

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from agents.base import Agent
+from twm_agents.base import Agent
 
 
 class Greedy(Agent):

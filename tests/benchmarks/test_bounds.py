@@ -5,9 +5,9 @@ import math
 
 import numpy as np
 
-from agents.baselines.simple import RandomCandidate
-from benchmarks.planner_bounds import ReplanBound, bound, cost_tradeoff, fixed_plans, trim_tradeoff
-from benchmarks.runner import run_unit
+from planner_bounds import ReplanBound, bound, cost_tradeoff, fixed_plans, trim_tradeoff
+from twm_agents.baselines.simple import RandomCandidate
+from twm_bench.runner import run_unit
 
 
 def test_run_unit__a_ready_agent_gives_the_records_of_its_spec() -> None:
@@ -57,7 +57,7 @@ def test_bounds__first_seed_moves_the_evaluation_episodes() -> None:
 
 
 def test_ranking_bias__every_transport_family_and_three_picks_reproducibly() -> None:
-    from benchmarks.ranking_bias import measure
+    from ranking_bias import measure
 
     first, again = measure("wave-id", states=1, futures=2), measure("wave-id", states=1, futures=2)
     assert first == again  # the CDWM's draws are seeded: the same numbers every run

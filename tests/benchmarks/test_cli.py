@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.cli import main
-from benchmarks.records import RECORDS_FILE, load
+from twm_bench.cli import main
+from twm_bench.records import RECORDS_FILE, load
 
 
 def test_list__prints_scenarios(capsys) -> None:
@@ -65,7 +65,7 @@ def test_run__writes_records_spec_report_and_plots(tmp_path, capsys) -> None:
 
 
 def test_presets__paper_and_ablation_agents_quick_leaves_the_ablations_out() -> None:
-    from benchmarks.spec import ABLATIONS, PAPER, preset
+    from twm_bench.spec import ABLATIONS, PAPER, preset
 
     assert preset("paper").agents == PAPER and len(preset("paper").seeds) == 32
     assert {"twm", "fwm-only", "cdwm-only", "llm", "dt-fair", "uniform", "proportional", "oracle"} <= set(PAPER)
@@ -139,7 +139,7 @@ def test_plugins__module_class_and_entry_point_agents_in_list_and_report(tmp_pat
     plugin = tmp_path / "plug"
     plugin.mkdir()
     (plugin / "twm_cli_plugin.py").write_text(
-        "import numpy as np\nfrom agents.base import Agent\n\n"
+        "import numpy as np\nfrom twm_agents.base import Agent\n\n"
         "class Half(Agent):\n    name = 'half'\n\n"
         "    def act(self, observation):\n"
         "        return np.full(self.ctx.card.layout.action_size, 0.15, dtype=np.float32)\n"

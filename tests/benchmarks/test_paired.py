@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmarks.paired import compare, parse_options, parse_seeds
+from paired import compare, parse_options, parse_seeds
 
 
 def test_parse_options_and_seeds() -> None:

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.records import Record
-from benchmarks.reverify_probe import ReverifyProbe
-from benchmarks.runner import run_unit
+from reverify_probe import ReverifyProbe
+from twm_bench.records import Record
+from twm_bench.runner import run_unit
 
 
 def _one(agent: ReverifyProbe | None, scenario: str = "wave-ood") -> Record:

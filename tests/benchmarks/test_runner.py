@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from agents.baselines.simple import RandomCandidate
-from benchmarks.runner import episode_generator, run_unit
+from twm_agents.baselines.simple import RandomCandidate
+from twm_bench.runner import episode_generator, run_unit
 
 
 def test_episode_generator__one_per_episode_and_apart_from_prepare() -> None:

@@ -1,0 +1,253 @@
+"""The embedded intent compiler: deterministic rules, no model download. Every result says so.
+
+It reads an operator intent clause by clause (clauses split on ``;`` ``.`` ``,`` and "while",
+"but"), recognizing:
+
+* slices by name or paraphrase (eMBB / mobile broadband / video; URLLC / low-latency /
+  critical / hospital traffic; FWA / fixed wireless / home internet);
+* SLA ceilings: a slice, a metric (latency / delay / p99 -> URLLC 99th-percentile latency;
+  loss / drops -> loss) and a bound ("below", "under", "at most", "no more than", "<=", "not
+  exceed", "never above") with units (ms, s, %, percent; a bare loss below 1 is a fraction);
+* share floors and caps ("at least 20 % URLLC in the hospital cells", "cap eMBB at 50 % on link
+  3", "set URLLC to zero") on cells, links, zones or everywhere;
+* objective emphasis ("cut cost", "cheap" -> cost weight 1; "ignore cost", "regardless of cost" ->
+  0; "balance" -> both 1);
+* time windows ("for the next 6 steps", "steps 3 to 8") and context ("link 2 in maintenance",
+  "commuter wave", "hotspot at the hospital");
+* attempts to waive the SLA ("ignore the SLA", "disable the SLA") as an issue: hard SLAs are not
+  negotiable.
+
+Whatever it cannot read becomes an issue with a clarifying question, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from twm_agents.llm.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
+from twm_gym.core.params import Scenario
+
+BACKEND = "embedded"
+NOTE = "compiled by the embedded rule-based backend (no language model)"
+
+_SLICE_WORDS = {
+    "embb": r"e-?mbb|mobile broadband|broadband|video|streaming",
+    "urllc": r"urllc|low[- ]latency|mission[- ]critical|critical|hospital traffic|medical",
+    "fwa": r"fwa(?! (?:zone|area|district|sites?))|fixed[- ]wireless|home internet|home broadband",
+}
+_NUM = r"(\d+(?:\.\d+)?)"
+_CEILING = (
+    r"(?:below|under|at most|no more than|not more than|less than|lower than|within|<=|<|max(?:imum)?(?: of)?|"
+    r"(?:must|should|may|to|will)?\s*(?:not|never|n't)\s+"
+    r"(?:exceed|go (?:above|over)|rise above|be (?:above|over|more than))"
+    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above)"
+)
+_FLOOR = r"(?:at least|minimum(?: of)?|min\.?|no less than|not less than|a floor of|reserve|guarantee|keep)"
+_CAP = r"(?:at most|cap(?:ped)?(?: \w+)? (?:at|to)|no more than|limit(?:ed)?(?: \w+)? to|maximum(?: of)?|max\.?)"
+
+
+@dataclass
+class Compilation:
+    """The result of compiling an intent: a spec (None when there are issues) and what to ask."""
+
+    spec: IntentSpec | None
+    issues: list[Issue]
+    backend: str = BACKEND
+    rule_based: bool = True
+    notes: list[str] = field(default_factory=lambda: [NOTE])
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not self.issues
+
+
+def compile_intent(text: str, scenario: Scenario) -> Compilation:
+    """Compile ``text`` for ``scenario`` with the rules above."""
+    t = " " + re.sub(r"\s+", " ", text.lower()).strip() + " "
+    issues = waiver_issues(t)
+    constraints: list[SLAConstraint] = []
+    restrictions: list[Restriction] = []
+    for clause in _clauses(t):
+        found = _constraints(clause)
+        if found and _scope(clause)[0] in ("cell", "link"):
+            issues.append(
+                Issue(
+                    field="constraints",
+                    message="SLA ceilings apply to a whole slice; a ceiling scoped to cells or links is not supported",
+                    question="Should the ceiling apply to the whole slice, or did you mean a share floor there?",
+                )
+            )
+        constraints += found
+        restrictions += _restrictions(clause)
+    objective = _objective(t)
+    window = _window(t)
+    context = _context(t)
+    nothing = not (constraints or restrictions or window or context.event != "none" or objective != Objective())
+    if nothing and not issues:
+        issues.append(
+            Issue(
+                field="intent",
+                message="no objective, SLA ceiling, share restriction, window or event was recognized",
+                question="What should the network achieve (e.g. 'keep URLLC latency below 10 ms while cutting cost')?",
+            )
+        )
+    try:
+        spec = IntentSpec(
+            objective=objective,
+            constraints=tuple(constraints),
+            restrictions=tuple(restrictions),
+            window=window,
+            context=context,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "intent"
+        return Compilation(None, [*issues, Issue(field=where, message=first["msg"], question="Can you restate it?")])
+    issues += check(spec, scenario)
+    return Compilation(spec if not issues else None, issues)
+
+
+_WAIVER = re.compile(
+    r"(ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|remove)\s+(the\s+|all\s+|any\s+|every\s+)?"
+    r"(sla|slas|constraints?|guardrails?|ceilings?|safety)"
+)
+
+
+def waiver_issues(text: str) -> list[Issue]:
+    """An issue if ``text`` asks to waive the SLA (checked on every intent, whatever the backend)."""
+    if _WAIVER.search(text.lower()):
+        return [
+            Issue(
+                field="constraints",
+                message="the intent asks to waive the SLA; hard SLA ceilings are not negotiable",
+                question="Which objective should change instead (for example, favour cost within the SLA)?",
+            )
+        ]
+    return []
+
+
+def _clauses(t: str) -> list[str]:
+    parts = re.split(r";|(?<!\d)\.|\.(?!\d)|,(?! ?\d)| while | but | whilst ", t)
+    return [" " + p.strip() + " " for p in parts if p.strip()]
+
+
+def _slices(clause: str) -> list[str]:
+    found = []
+    for name, words in _SLICE_WORDS.items():
+        m = re.search(rf"\b(?:{words})\b", clause)
+        if m:
+            found.append((m.start(), name))
+    return [n for _, n in sorted(found)]
+
+
+def _constraints(clause: str) -> list[SLAConstraint]:
+    out = []
+    latency = re.search(r"latency|delay|p99|99th|response time", clause)
+    loss = re.search(r"loss|drop|dropped|lost|packet loss", clause)
+    slices = _slices(clause)
+    m_lat = re.search(rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b", clause)
+    if latency and m_lat:
+        value = float(m_lat.group(1))
+        ms = value * 1000.0 if m_lat.group(2).startswith("s") else value
+        for s in slices or ["urllc"]:
+            out.append(SLAConstraint(slice=s, metric="latency_p99", max=ms, unit="ms"))  # type: ignore[arg-type]
+    m_loss = re.search(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause)
+    if loss and m_loss and not (latency and m_lat and m_loss.start() == m_lat.start()):
+        value = float(m_loss.group(1))
+        pct = value if m_loss.group(2) else (value * 100.0 if value <= 1.0 else value)
+        for s in slices:
+            out.append(SLAConstraint(slice=s, metric="loss", max=pct, unit="%"))  # type: ignore[arg-type]
+    return out
+
+
+def _scope(clause: str) -> tuple[str, tuple[str, ...]]:
+    m = re.search(r"\bcells?\s*#?_?((?:\d+(?:\s*(?:,|and|or|&)\s*)?)+)", clause)
+    if m:
+        return "cell", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
+    m = re.search(r"\blinks?\s*#?_?((?:\d+(?:\s*(?:,|and|or|&)\s*)?)+)", clause)
+    if m and not re.search(r"maintenance|down|fail", clause):
+        return "link", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
+    zones = []
+    if re.search(r"hospital(?! traffic)", clause):
+        zones.append("hospital")
+    if re.search(r"corridor|commuter", clause):
+        zones.append("corridor")
+    if re.search(r"fwa (?:zone|area|district|sites?)", clause):
+        zones.append("fwa")
+    if zones:
+        return "zone", tuple(zones)
+    return "all", ()
+
+
+def _share(value: str, unit: str | None) -> float:
+    v = float(value)
+    return v / 100.0 if unit or v > 1.0 else v
+
+
+def _restrictions(clause: str) -> list[Restriction]:
+    if re.search(r"latency|delay|p99|loss|drop", clause):
+        return []  # an SLA clause, not a share restriction
+    slices = _slices(clause)
+    out = []
+    scope, ids = _scope(clause)
+    zero = re.search(r"(?:set|cut|reduce|drop)\s+(?:the\s+)?(?:\w+\s+)?(?:shares?\s+)?(?:to|at)\s+(?:zero|0)\b", clause)
+    if zero and slices:
+        for s in slices:
+            out.append(Restriction(scope=scope, ids=ids, slice=s, cap=0.0))  # type: ignore[arg-type]
+        return out
+    floor = re.search(rf"{_FLOOR}\s*{_NUM}\s*(%|percent)?", clause)
+    cap = re.search(rf"{_CAP}\s*{_NUM}\s*(%|percent)?", clause)
+    if not (floor or cap):
+        return []
+    if floor and cap and floor.start() == cap.start():
+        floor = None  # "at most" read as a cap only
+    lo = _share(floor.group(1), floor.group(2)) if floor else None
+    hi = _share(cap.group(1), cap.group(2)) if cap else None
+    targets: list[str | None] = [*slices] if slices else [None]
+    for target in targets:
+        out.append(Restriction(scope=scope, ids=ids, slice=target, floor=lo, cap=hi))  # type: ignore[arg-type]
+    return out
+
+
+_NO_COST = re.compile(
+    r"ignore (?:the )?cost|regardless of (?:the )?cost|whatever it costs|cost (?:does not|doesn't) matter"
+    r"|(?:do not|don't) care about (?:the )?cost"
+)
+_SAVE = re.compile(r"(?:cut|save|saving|reduce|lower|minimi[sz]e|trim|cheap|cheaper|cost[- ]efficient|economi[sz]e)\w*")
+
+
+def _objective(t: str) -> Objective:
+    if _NO_COST.search(t):
+        return Objective(compliance=1.0, cost=0.0)
+    if re.search(r"balance", t) and re.search(r"cost", t):
+        return Objective(compliance=1.0, cost=1.0)
+    if _SAVE.search(t) and re.search(r"cost|cheap|spend|money|resources|economi", t):
+        return Objective(compliance=1.0, cost=1.0)
+    return Objective()
+
+
+def _window(t: str) -> Window | None:
+    m = re.search(r"(?:next|first) (\d+) (?:slow )?steps", t)
+    if m:
+        return Window(start=0, end=max(int(m.group(1)) - 1, 0))
+    m = re.search(r"(?:steps?|from step) (\d+) ?(?:to|-|through|until|and) ?(?:step )?(\d+)", t)
+    if m:
+        return Window(start=int(m.group(1)), end=int(m.group(2)))
+    return None
+
+
+def _context(t: str) -> Context:
+    links = re.search(r"links? ((?:\d+(?:\s*(?:,|and)\s*)?)+)[^.;,]*?(?:maintenance|down|fail|out of service)", t)
+    links = links or re.search(r"(?:maintenance|down|outage)[^.;,]*? links? ((?:\d+(?:\s*(?:,|and)\s*)?)+)", t)
+    if links:
+        return Context(event="maintenance", links_down=tuple(dict.fromkeys(re.findall(r"\d+", links.group(1)))))
+    if re.search(r"maintenance", t):
+        return Context(event="maintenance")
+    if re.search(r"\bwave\b|rush hour|commute", t):
+        return Context(event="wave")
+    if re.search(r"hotspot|surge|concert|crowd|stadium|emergency", t):
+        return Context(event="hotspot")
+    return Context()

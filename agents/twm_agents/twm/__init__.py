@@ -1,0 +1,79 @@
+"""The TWM planner and its single-world and ablation configurations (one class, one switch each).
+
+| name | what differs from ``twm`` |
+|---|---|
+| ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 (with our hand-over and trim) |
+| ``fwm-only`` | no CDWM: candidates ranked by spatial risk alone |
+| ``cdwm-only`` | no FWM: RSSM ranking without spatial scoring |
+| ``twm-no-prescreen`` | the LLM prescreen off |
+| ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
+| ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
+| ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong |
+| ``twm-no-trim`` | the executed plan is not trimmed (no capacity taken off non-binding slices) |
+| ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
+"""
+
+from typing import Any, ClassVar
+
+from twm_agents.twm.planner import PlannerConfig, TWMPlanner
+
+
+class FWMOnly(TWMPlanner):
+    """The FWM-only agent: ranks by spatial risk (paper: moderate SCM, no saving)."""
+
+    name: ClassVar[str] = "fwm-only"
+    defaults: ClassVar[dict[str, Any]] = {"cdwm": False}
+
+
+class CDWMOnly(TWMPlanner):
+    """The CDWM-only agent: RSSM ranking without FWM spatial scoring."""
+
+    name: ClassVar[str] = "cdwm-only"
+    defaults: ClassVar[dict[str, Any]] = {"fwm": False}
+
+
+class NoPrescreen(TWMPlanner):
+    name: ClassVar[str] = "twm-no-prescreen"
+    defaults: ClassVar[dict[str, Any]] = {"prescreen": False}
+
+
+class NoPhase2(TWMPlanner):
+    name: ClassVar[str] = "twm-no-phase2"
+    defaults: ClassVar[dict[str, Any]] = {"phase2": False}
+
+
+class NoVerify(TWMPlanner):
+    name: ClassVar[str] = "twm-no-verify"
+    defaults: ClassVar[dict[str, Any]] = {"verify": 0}
+
+
+class NoHandover(TWMPlanner):
+    name: ClassVar[str] = "twm-no-handover"
+    defaults: ClassVar[dict[str, Any]] = {"handover": ""}
+
+
+class NoTrim(TWMPlanner):
+    name: ClassVar[str] = "twm-no-trim"
+    defaults: ClassVar[dict[str, Any]] = {"trims": ()}
+
+
+class Fields(TWMPlanner):
+    """TWM whose CDWM reads the FWM's field summaries of every step it imagines (paper section X-B)."""
+
+    name: ClassVar[str] = "twm-fields"
+    # Its CDWM already picks cheap plans; trims gained nothing on top (docs/planner.md).
+    defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "fields", "trims": ()}
+
+
+__all__ = [
+    "CDWMOnly",
+    "FWMOnly",
+    "Fields",
+    "NoHandover",
+    "NoPhase2",
+    "NoPrescreen",
+    "NoTrim",
+    "NoVerify",
+    "PlannerConfig",
+    "TWMPlanner",
+]

@@ -1,0 +1,96 @@
+"""Throughput of the batched twin: full-horizon rollouts per second and peak memory.
+
+    python benchmarks/perf/perf_twin.py [--scenario hotspot-id] [--repeats 5]
+
+Each batch uses distinct seeds (the worst case: no exogenous draws are shared) and the uniform
+policy; a second line per size uses 16 distinct seeds shared by the batch (the planners' and
+DT-fair's pattern, where exogenous draws are computed once per seed). Reports the best and median
+of ``--repeats`` runs (this machine is noisy: compare within one run) and the peak traced memory.
+Also prints where the time of one B = 1024 call goes, by stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+
+from twm_gym.core import simulate
+from twm_gym.core.blas import single_threaded_blas
+from twm_gym.core.compiled import compile_scenario
+from twm_gym.core.csw import csw_step, initial_csw, record_step
+from twm_gym.core.egw import initial_egw, roll
+from twm_gym.core.kpi import episode_kpis
+from twm_gym.core.rng import seed_keys
+from twm_gym.core.sim import empty_ledger
+from twm_gym.scenarios import load_scenario
+
+
+def _rate(scenario: str, batch: int, repeats: int, shared: bool) -> tuple[float, float, float]:
+    sc = load_scenario(scenario)
+    p = np.full((sc.horizon, len(sc.city.cell_xy), 3), 1 / 3, dtype=np.float32)
+    b = np.full((sc.horizon, len(sc.transport.links), 3), 1 / 3, dtype=np.float32)
+    times = []
+    for r in range(repeats + 1):
+        seeds = (np.arange(batch) % 16 if shared else np.arange(batch)) + r * 1_000_003
+        start = time.perf_counter()
+        simulate(sc, p, b, seeds)
+        if r:  # the first run warms caches (routing patterns, compiled arrays)
+            times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    simulate(sc, p, b, np.arange(batch))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return batch / min(times), batch / float(np.median(times)), peak / 2**20
+
+
+def _stages(scenario: str, batch: int = 1024) -> dict[str, float]:
+    """Seconds per stage of one serial B-row rollout (exogenous roll, controllable steps, KPIs)."""
+    sc = load_scenario(scenario)
+    comp = compile_scenario(sc)
+    keys = seed_keys(np.arange(batch))
+    csw, ledger = initial_csw(comp, batch), empty_ledger(sc, batch)
+    p = np.full((batch, comp.n_cells, 3), 1 / 3, dtype=np.float32)
+    b = np.full((batch, comp.n_links, 3), 1 / 3, dtype=np.float32)
+    cost = np.ones(batch, dtype=np.float32)
+    t0 = time.perf_counter()
+    path = roll(comp, initial_egw(comp, batch), keys, 0, sc.horizon)
+    out = {"exogenous (roll, all steps)": time.perf_counter() - t0, "controllable (15 sub-steps)": 0.0}
+    for t in range(sc.horizon):
+        t1 = time.perf_counter()
+        csw, res = csw_step(comp, csw, path.at(t), p, b, cost)
+        out["controllable (15 sub-steps)"] += time.perf_counter() - t1
+        record_step(ledger, res, t)
+    t0 = time.perf_counter()
+    episode_kpis(sc, ledger, sc.horizon)
+    out["kpis (d99 percentile)"] = time.perf_counter() - t0
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Batched-twin throughput.")
+    parser.add_argument("--scenario", default="hotspot-id")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"scenario {args.scenario}; uniform policy; {args.repeats} timed repeats after one warm-up")
+    print(f"{'B':>6} {'seeds':>9} {'best/s':>9} {'median/s':>9} {'peak MiB':>9}")
+    for batch in (1, 64, 1024, 4096):
+        for shared in (False, True):
+            if shared and batch <= 16:
+                continue
+            best, med, peak = _rate(args.scenario, batch, args.repeats, shared)
+            label = "16 shared" if shared else "distinct"
+            print(f"{batch:>6} {label:>9} {best:>9,.0f} {med:>9,.0f} {peak:>9.1f}")
+    with single_threaded_blas():  # as inside simulate()
+        _stages(args.scenario)  # warm-up
+        stages = _stages(args.scenario)
+    total = sum(stages.values())
+    print("\nwhere one serial B = 1024 rollout's time goes (one thread, single-threaded BLAS):")
+    for name, sec in stages.items():
+        print(f"  {name:<30} {sec * 1e3:7.1f} ms  {sec / total:5.0%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""``twm-bench``: the project's command line. Thin: parsing and printing only.
+
+* ``list``: agents and scenarios;
+* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation``), records + report into ``--out``;
+* ``report DIR``: the table and plots of a results directory;
+* ``twin``: the twin's KPI table of reference library policies;
+* ``train fwm|cdwm``: train the Field or the Control/Dynamics World Model (``--config
+  default|tiny``, ``--set key=value``);
+* ``axis field|trajectory``: the field-accuracy axis of an FWM checkpoint, or the
+  trajectory-accuracy axis (and ranking quality) of a CDWM checkpoint.
+
+Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from twm_bench.records import RecordError
+from twm_bench.spec import (
+    PAPER_SCENARIOS,
+    SpecError,
+)
+from twm_gym.scenarios import ScenarioError, list_scenarios, load_scenario
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twm-bench", description="Telecom World Models benchmark.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the available agents and the registered scenarios")
+    run = sub.add_parser("run", help="run agents x scenarios x seeds and write records and a report")
+    run.add_argument(
+        "--preset", choices=["quick", "paper", "ablation"], default="quick", help="protocol (default quick)"
+    )
+    run.add_argument("--agents", nargs="+", help="agents by name or module:Class (default: the preset's)")
+    run.add_argument("--scenarios", nargs="+", help="scenario names (default: the four paper scenarios)")
+    run.add_argument("--seeds", type=int, help="seeds per scenario (default: the preset's)")
+    run.add_argument("--budget", type=int, help="simulator calls per agent and scenario (default 12 per seed)")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--backend", choices=["local", "ray"], default="local")
+    run.add_argument("--address", help="Ray cluster address (backend ray; default: start a local Ray)")
+    run.add_argument("--out", default="results", help="results directory (default ./results)")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    report = sub.add_parser("report", help="write the table and plots of a results directory")
+    report.add_argument("directory")
+    twin = sub.add_parser("twin", help="KPI table of reference library policies on the twin")
+    twin.add_argument("--scenarios", nargs="+", default=list(PAPER_SCENARIOS), help="scenario names")
+    twin.add_argument("--seeds", type=int, default=32, help="exogenous seeds per scenario (default 32)")
+    twin.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    train = sub.add_parser("train", help="train a world model or an RL policy and write its checkpoint")
+    train.add_argument(
+        "model",
+        choices=["fwm", "cdwm", "ppo", "sac", "ippo"],
+        help="fwm / cdwm: a world model; ppo / sac: an SB3 policy on TWM/* ids; ippo: shared multi-agent PPO",
+    )
+    train.add_argument("--config", default="default", help="preset: default or tiny (default: default)")
+    train.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="override config fields, e.g. epochs=4 device=cpu"
+    )
+    train.add_argument("--out", required=True, help="checkpoint path without suffix (writes .safetensors and .json)")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+    axis = sub.add_parser("axis", help="score a world model on a TelecomWorldBench axis")
+    axis.add_argument("name", choices=["field", "trajectory"], help="which axis")
+    axis.add_argument("--checkpoint", help="model checkpoint (default: the shipped one)")
+    axis.add_argument("--seeds", type=int, default=60, help="held-out episodes per scenario (default 60)")
+    axis.add_argument("--out", default="results", help="directory for <axis>_axis.json and .md (default ./results)")
+    axis.add_argument(
+        "--states", type=int, default=4, help="trajectory: start states per scenario and step for ranking (0: skip)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            from twm_agents.registry import available
+
+            print("agents: " + ", ".join(available()))
+            print("scenarios: " + ", ".join(list_scenarios()))
+            return 0
+        if args.command == "run":
+            return _run(args)
+        if args.command == "report":
+            from twm_bench import report
+
+            path = report.write_report(args.directory)
+            print(report.format_table(report.summarize(report.current_records(args.directory)[0])))
+            print(f"\nreport: {path}")
+            return 0
+        if args.command == "twin":
+            if args.seeds < 1:
+                print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
+                return 2
+            from twm_bench import twin_table
+
+            for name in args.scenarios:  # fail fast, before any simulation, on a bad name
+                load_scenario(name)
+            rows, rate = twin_table.twin_table(list(args.scenarios), args.seeds, args.seed0)
+            print(twin_table.format_table(rows))
+            print(f"\n{args.seeds} seeds x 256 library candidates per scenario; twin throughput {rate:,.0f} rollouts/s")
+            return 0
+        if args.command == "train":
+            return _train(args)
+        if args.command == "axis":
+            if args.seeds < 1:
+                print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
+                return 2
+            extra = {}
+            if args.name == "field":
+                from twm_bench import field_axis as axis_module
+            else:
+                from twm_bench import trajectory_axis as axis_module  # type: ignore[no-redef]
+
+                extra = {"states": args.states}
+            try:
+                result = axis_module.run(args.checkpoint, seeds=args.seeds, out=args.out, **extra)
+            except ValueError as exc:  # a missing, tampered or mismatched checkpoint
+                print(f"twm-bench: error: {exc}", file=sys.stderr)
+                return 2
+            print(axis_module.format_table(result))
+            print(f"\nwritten: {Path(args.out) / axis_module.JSON_FILE}, {Path(args.out) / axis_module.MD_FILE}")
+            return 0
+    except (ScenarioError, SpecError, RecordError) as exc:
+        print(f"twm-bench: error: {exc}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse rejects unknown commands
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.model == "fwm":
+        from twm_agents.fwm.train import FWMConfig as Config
+        from twm_agents.fwm.train import train
+    elif args.model == "cdwm":
+        from twm_agents.cdwm.train import CDWMConfig as Config  # type: ignore[assignment]
+        from twm_agents.cdwm.train import train  # type: ignore[assignment]
+    else:
+        from twm_agents.rl.marl import scenarios_of, train_ippo
+        from twm_agents.rl.train import RLConfig as Config  # type: ignore[assignment]
+        from twm_agents.rl.train import observation_keys, train  # type: ignore[assignment]
+
+        if args.model == "ippo":
+            train = train_ippo  # type: ignore[assignment]
+
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            print(f"twm-bench: error: --set takes KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        overrides[key] = value
+    try:
+        if args.model in ("ppo", "sac", "ippo"):
+            algo = "sac" if args.model == "sac" else "ppo"
+            if overrides.get("algo", algo) != algo:
+                raise ValueError(f"RLConfig.algo: `train {args.model}` trains {algo}; drop --set algo=...")
+            overrides["algo"] = algo
+        config = Config.preset(args.config).replace(overrides)
+        if args.model in ("ppo", "sac"):
+            observation_keys(config)  # type: ignore[arg-type]  # every env id: Dict spaces, one shape
+        elif args.model == "ippo":
+            scenarios_of(config)  # type: ignore[arg-type]
+    except (ValueError, ScenarioError) as exc:
+        print(f"twm-bench: error: {exc}", file=sys.stderr)
+        return 2
+    train(config, args.out, progress=None if args.quiet else print)  # type: ignore[arg-type]
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from twm_bench.report import current_records, format_table, summarize, write_report
+    from twm_bench.runner import run
+    from twm_bench.spec import preset
+
+    spec = preset(args.preset, tuple(args.agents) if args.agents else None)
+    changes: dict[str, Any] = {}
+    if args.scenarios:
+        changes["scenarios"] = tuple(args.scenarios)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise SpecError(f"--seeds: must be >= 1, got {args.seeds}")
+        changes["seeds"] = tuple(range(args.seeds))
+    if args.budget is not None:
+        changes["budget"] = args.budget
+    if changes:
+        spec = dataclasses.replace(spec, **changes)  # validated again
+    start = time.perf_counter()
+    run(spec, args.out, workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
+    elapsed = time.perf_counter() - start
+    report = write_report(args.out)
+    print(format_table(summarize(current_records(args.out)[0])))
+    shape = f"{len(spec.agents)} agents x {len(spec.scenarios)} scenarios x {len(spec.seeds)} seeds"
+    print(f"\n{shape} in {elapsed:.1f} s; report: {report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""What a benchmark run is: agents x scenarios x seeds under a sim-call budget, validated when built.
+
+The paper's protocol (section X-C) is the ``paper`` preset: the four shock scenarios, 32 horizon
+seeds each, 384 simulator calls per agent and scenario (12 per horizon).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+
+from twm_agents.registry import UnknownAgentError, available, resolve
+from twm_gym.scenarios import load_scenario
+
+PAPER_SCENARIOS = ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
+CALLS_PER_HORIZON = 12
+"""The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
+
+CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
+PAPER = (
+    "twm",
+    "twm-fields",
+    "fwm-only",
+    "cdwm-only",
+    "llm",
+    "dt-fair",
+    "uniform",
+    "proportional",
+    "random",
+    "ppo",
+    "ippo",
+    "oracle",
+)
+"""The paper's comparison (section X-C, fig. 6-7), plus the FWM-conditioned TWM, random and the learned policies."""
+ABLATIONS = (
+    "twm",
+    "twm-no-prescreen",
+    "twm-no-phase2",
+    "twm-no-verify",
+    "twm-no-handover",
+    "twm-no-trim",
+    "cdwm-only",
+    "fwm-only",
+    "uniform",
+    "oracle",
+)
+
+
+class SpecError(ValueError):
+    """A run specification names something that does not exist or is out of range."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A benchmark run.
+
+    Attributes:
+        agents: agent specs (short names or ``module:Class``).
+        scenarios: scenario names or JSON paths.
+        seeds: evaluation seed indices per scenario.
+        budget: simulator calls per agent and scenario (``CALLS_PER_HORIZON`` per seed by default).
+        agent_seed: seeds each agent's own random generator (never the exogenous world).
+    """
+
+    agents: tuple[str, ...]
+    scenarios: tuple[str, ...] = PAPER_SCENARIOS
+    seeds: tuple[int, ...] = tuple(range(32))
+    budget: int | None = None
+    agent_seed: int = 0
+    preset: str = field(default="custom", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.agents:
+            raise SpecError("agents: at least one agent is needed")
+        for agent in self.agents:
+            try:
+                resolve(agent)
+            except UnknownAgentError as exc:
+                raise SpecError(str(exc)) from exc
+        for scenario in self.scenarios:
+            load_scenario(scenario)  # raises ScenarioError naming the valid ones
+        if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
+            raise SpecError(f"seeds: need distinct non-negative integers, got {list(self.seeds)[:8]}")
+        if self.budget is not None and self.budget < 0:
+            raise SpecError(f"budget: must be >= 0, got {self.budget}")
+
+    @property
+    def calls(self) -> int:
+        """Simulator calls per agent and scenario."""
+        return CALLS_PER_HORIZON * len(self.seeds) if self.budget is None else self.budget
+
+    def config_hash(self) -> str:
+        """Short hash of everything that changes a record (not the preset's name)."""
+        payload = {k: v for k, v in asdict(self).items() if k != "preset"}
+        payload["calls"] = self.calls
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
+    """``quick``: every available agent but the ablations, the four scenarios, 4 seeds;
+    ``paper``: the planners and baselines of the paper's comparison (or ``agents``) on its protocol;
+    ``ablation``: the TWM planner with one layer removed at a time, same protocol."""
+    if name == "quick":
+        ablation_only = set(ABLATIONS) - set(PAPER)
+        every = tuple(a for a in available() if a not in ablation_only)
+        return RunSpec(agents=agents or every, seeds=tuple(range(4)), preset=name)
+    if name == "paper":
+        return RunSpec(agents=agents or PAPER, preset=name)
+    if name == "ablation":
+        return RunSpec(agents=agents or ABLATIONS, preset=name)
+    raise SpecError(f"unknown preset {name!r}; valid: ['ablation', 'paper', 'quick']")
