@@ -1,11 +1,16 @@
-"""Rendering of a running episode: a city map (``rgb_array``) and a KPI table (``ansi``).
+"""Rendering of a running episode: a city map (``rgb_array``), a KPI table (``ansi``) and a window
+(``human``), the same three modes for every env.
 
-matplotlib is imported inside :func:`rgb_array` only (the ``render`` code path), so the core and
-the environments import without it.
+matplotlib is imported inside the drawing functions only (the ``render`` code path), so the core
+and the environments import without it. ``human`` draws the ``rgb_array`` frame in a matplotlib
+window; where matplotlib has no interactive backend (no display: a server, CI) it prints the
+``ansi`` text to standard output instead and warns once.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +24,64 @@ from twm_gym.core.sim import Simulation
 from twm_gym.core.state import Drivers
 
 _ZONE_COLOURS = {"hospital": "tab:red", "fwa": "tab:green", "corridor": "tab:purple"}
+
+RENDER_MODES = ["rgb_array", "ansi", "human"]
+"""The render modes of every ``TWM/*`` env (single, vector, Field and PettingZoo)."""
+
+
+def check_render_mode(render_mode: str | None) -> str | None:
+    """``render_mode`` itself, or ``ValueError`` naming the valid modes."""
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode {render_mode!r} is not one of {RENDER_MODES} or None")
+    return render_mode
+
+
+class HumanWindow:
+    """The ``human`` render mode: one matplotlib window per env, updated in place at ``fps``.
+
+    Without an interactive matplotlib backend the text of each frame goes to standard output
+    (the documented fallback), after one line saying why.
+    """
+
+    def __init__(self, title: str, fps: float = 2.0) -> None:
+        self.title, self.fps = title, fps
+        self._figure: Any = None
+        self._image: Any = None
+        self._told = False
+
+    def show(self, frame: Callable[[], NDArray[np.uint8]], text: Callable[[], str]) -> None:
+        """Draw ``frame()`` in the window, or print ``text()`` where no window can open."""
+        import matplotlib
+
+        backend = matplotlib.get_backend().lower()
+        if backend in _non_interactive_backends():
+            if not self._told:
+                sys.stdout.write(
+                    f"[{self.title}] render_mode='human': matplotlib's backend {backend!r} opens no window "
+                    "(no display); frames are printed as text\n"
+                )
+                self._told = True
+            sys.stdout.write(text())
+            return
+        import matplotlib.pyplot as plt
+
+        image = frame()
+        if self._figure is None or not plt.fignum_exists(self._figure.number):
+            self._figure = plt.figure(self.title)
+            ax = self._figure.add_axes((0, 0, 1, 1))
+            ax.set_axis_off()
+            self._image = ax.imshow(image)
+        else:
+            self._image.set_data(image)
+        self._figure.canvas.draw_idle()
+        plt.pause(1.0 / self.fps)
+
+    def close(self) -> None:
+        if self._figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._figure)
+            self._figure = self._image = None
 
 
 def ansi(sim: Simulation, last: StepKPIs | None, row: int = 0) -> str:
@@ -51,9 +114,6 @@ def _node_positions(sim: Simulation) -> dict[str, NDArray[np.float64]]:
 def rgb_array(sim: Simulation, drivers: Drivers | None, row: int = 0, dpi: int = 80) -> NDArray[np.uint8]:
     """``(H, W, 3)`` uint8 map of row ``row``: SINR field, zones, cells by load, links (failed: dashed red)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.patches import Circle
@@ -131,3 +191,61 @@ def _shock_text(sim: Simulation, row: int) -> str:
     if egw.wave_left[row] > 0:
         parts.append("wave")
     return f"  [{', '.join(parts)}]" if parts else ""
+
+
+def _non_interactive_backends() -> set[str]:
+    try:  # matplotlib >= 3.9
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        names = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
+    except ImportError:
+        from matplotlib.rcsetup import non_interactive_bk as names  # type: ignore[attr-defined,no-redef]
+    return {name.lower() for name in names}
+
+
+def render_episode(
+    mode: str, sim: Simulation, drivers: Drivers | None, last: StepKPIs | None, window: HumanWindow
+) -> Any:
+    """``render()`` of the slicing envs: the frame of ``mode`` for row 0 (``None`` for ``human``)."""
+    if mode == "ansi":
+        return ansi(sim, last)
+    if mode == "rgb_array":
+        return rgb_array(sim, drivers)
+    window.show(lambda: rgb_array(sim, drivers), lambda: ansi(sim, last))
+    return None
+
+
+def field_ansi(name: str, t: int, horizon: int, obs: dict[str, NDArray[np.float32]]) -> str:
+    """The Field env's text frame: step, shocks, links down, mean demand and SINR."""
+    hot, wave = obs["egw_hotspot"], obs["egw_wave"]
+    shocks = [n for n, v in (("hotspot", hot), ("wave", wave)) if v[0] > 0] or ["none"]
+    down = np.flatnonzero(obs["egw_link_up"] < 0.5).tolist()
+    lines = [
+        f"{name}  step {t}/{horizon}",
+        f"  shocks        {', '.join(shocks)}",
+        f"  links down    {down if down else 'none'}",
+        f"  demand        {float(obs['egw_demand'].mean()):.3f} (mean, / nominal capacity)",
+        f"  SINR          {float(obs['egw_sinr_db'].mean()):.1f} dB (mean over cells)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def field_rgb_array(title: str, grid: int, obs: dict[str, NDArray[np.float32]], dpi: int = 80) -> NDArray[np.uint8]:
+    """The Field env's frame: its two per-pixel maps (user density, SINR) side by side."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.0, 3.6), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    maps = (
+        ("egw_density_map", "user density / base", "magma"),
+        ("egw_sinr_map", "SINR (dB)", "viridis"),
+    )
+    for k, (key, label, cmap) in enumerate(maps):
+        ax = fig.add_subplot(1, 2, k + 1)
+        im = ax.imshow(obs[key].reshape(grid, grid), origin="lower", cmap=cmap)
+        fig.colorbar(im, ax=ax, label=label, fraction=0.046, pad=0.03)
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    canvas.draw()  # type: ignore[no-untyped-call]
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()  # type: ignore[no-untyped-call]

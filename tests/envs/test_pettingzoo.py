@@ -1,13 +1,22 @@
-"""The PettingZoo face: API tests, seeding, and the same core as the single-agent env."""
+"""The PettingZoo face: PettingZoo's whole test suite, seeding, state, and the same core as the single-agent env."""
 
 import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test
+from pettingzoo.test import (
+    api_test,
+    parallel_api_test,
+    parallel_seed_test,
+    performance_benchmark,
+    render_test,
+    seed_test,
+    state_test,
+)
 
 import twm_gym
+from twm_gym import slicing_v0
 from twm_gym.envs.parallel import TRANSPORT
 
 # PettingZoo's api_test warns for heterogeneous agents; cells and the transport agent observe and
@@ -21,9 +30,37 @@ def test_pettingzoo__parallel_aec_and_seed_tests_pass(scenario: str) -> None:
         warnings.simplefilter("error")
         for message in PZ_WHITELIST:
             warnings.filterwarnings("ignore", message=message)
-        parallel_api_test(twm_gym.parallel_env(scenario=scenario), num_cycles=30)
-        api_test(twm_gym.aec_env(scenario=scenario), num_cycles=30)
-        parallel_seed_test(lambda: twm_gym.parallel_env(scenario=scenario))
+        parallel_api_test(slicing_v0.parallel_env(scenario=scenario), num_cycles=30)
+        api_test(slicing_v0.env(scenario=scenario), num_cycles=30)
+        api_test(slicing_v0.raw_env(scenario=scenario), num_cycles=30)
+        parallel_seed_test(lambda: slicing_v0.parallel_env(scenario=scenario))
+        seed_test(lambda: slicing_v0.env(scenario=scenario), num_cycles=30)
+        state_test(slicing_v0.env(scenario=scenario), slicing_v0.parallel_env(scenario=scenario))
+        render_test(lambda **kw: slicing_v0.env(scenario=scenario, **kw))
+
+
+def test_pettingzoo__performance_benchmark_runs(capsys) -> None:
+    performance_benchmark(slicing_v0.env(scenario="tiny"))
+    assert "turns per second" in capsys.readouterr().out
+
+
+def test_pettingzoo__state_is_the_flattened_single_agent_observation() -> None:
+    par = slicing_v0.parallel_env()
+    single = gym.make("TWM/Slicing-v0")
+    with pytest.raises(RuntimeError, match="reset"):
+        par.state()
+    par.reset(seed=4)
+    o, _ = single.reset(seed=4)
+    for _ in range(12):
+        flat = np.full(60, 0.3, dtype=np.float32)
+        actions = {f"cell_{c}": flat[3 * c : 3 * c + 3] for c in range(10)}
+        actions[TRANSPORT] = flat[30:]
+        par.step(actions)
+        o, *_ = single.step(flat)
+        state = par.state()
+        assert par.state_space.contains(state) and state.shape == (302,)
+        np.testing.assert_array_equal(state, np.concatenate([o[k] for k in o]))
+    assert par.agents == [] and par.state_space.contains(par.state())  # still readable after the end
 
 
 def test_pettingzoo__same_core_as_the_single_agent_env() -> None:
@@ -50,5 +87,9 @@ def test_pettingzoo__missing_or_malformed_agent_actions_raise() -> None:
     actions = {a: par.action_space(a).sample() for a in par.agents}
     with pytest.raises(ValueError, match="missing for agents"):
         par.step({k: v for k, v in actions.items() if k != "cell_2"})
-    with pytest.raises(ValueError, match="expected 3 PRB shares"):
+    with pytest.raises(ValueError, match=r"actions\['cell_0'\] has 4 entries; expected 3 PRB shares"):
         par.step({**actions, "cell_0": np.zeros(4, dtype=np.float32)})
+    with pytest.raises(ValueError, match=r"actions\['transport_0'\]\[5\] is nan"):
+        par.step({**actions, TRANSPORT: np.where(np.arange(30) == 5, np.nan, 0.2)})
+    with pytest.raises(ValueError, match=r"actions\['cell_7'\]\[1\] is -0.1"):
+        par.step({**actions, "cell_7": np.array([0.2, -0.1, 0.2])})

@@ -2,7 +2,7 @@
 
 from twm_gym.envs.field import FieldEnv
 from twm_gym.envs.layout import OBSERVATION_KEYS, Layout
-from twm_gym.envs.parallel import SlicingParallelEnv, aec_env, parallel_env
+from twm_gym.envs.parallel import SlicingParallelEnv, env, parallel_env, raw_env
 from twm_gym.envs.registration import SCENARIO_IDS, register_envs
 from twm_gym.envs.reward import Reward
 from twm_gym.envs.slicing import SlicingEnv
@@ -17,7 +17,8 @@ __all__ = [
     "SlicingEnv",
     "SlicingParallelEnv",
     "SlicingVectorEnv",
-    "aec_env",
+    "env",
     "parallel_env",
+    "raw_env",
     "register_envs",
 ]

@@ -15,6 +15,7 @@ from twm_gym.core.field import sinr
 from twm_gym.core.params import Scenario
 from twm_gym.core.rng import seed_keys
 from twm_gym.envs.layout import OBSERVATION_KEYS, Observer, exo_seed_option, layout_for
+from twm_gym.render import RENDER_MODES, HumanWindow, check_render_mode
 from twm_gym.scenarios import load_scenario
 
 F32 = NDArray[np.float32]
@@ -57,17 +58,22 @@ class FieldEnv(gym.Env[dict[str, Any], np.int64]):
 
     As ``TWM/Slicing-v0``: the exogenous seed comes from ``reset(seed=...)`` via ``np_random`` or
     ``options={"exo_seed": s}``; truncated after the horizon (12 steps); ``scenario`` selects the
-    scenario. ``info["exo_seed"]`` names the episode's exogenous seed.
+    scenario. ``info["exo_seed"]`` names the episode's exogenous seed. ``render_mode``: ``None``,
+    ``"rgb_array"`` (the density and SINR maps side by side), ``"ansi"`` (shocks, failed links,
+    mean demand and SINR) or ``"human"`` (the maps in a window; without a display, the text).
 
     ## Version history
 
     * v0: initial version.
     """
 
-    metadata = {"render_modes": [], "render_fps": 2}  # noqa: RUF012 - an instance attribute in the base class
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 2}  # noqa: RUF012 - an instance attribute in the base class
 
-    def __init__(self, scenario: str | Scenario = "hotspot-id") -> None:
+    def __init__(self, scenario: str | Scenario = "hotspot-id", render_mode: str | None = None) -> None:
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.render_mode = check_render_mode(render_mode)
+        self._window = HumanWindow(f"TWM/Field {self.scenario.name}")
+        self._obs: dict[str, F32] | None = None
         self.comp = compile_scenario(self.scenario)
         self.observer = Observer(layout_for(self.scenario))
         sizes = self.observer.layout.sizes
@@ -121,4 +127,32 @@ class FieldEnv(gym.Env[dict[str, Any], np.int64]):
         obs["egw_density_map"] = np.minimum(density, np.float32(DENSITY_CLIP)).astype(np.float32)
         lin = sinr(self.comp.field, drv.activity[:1])[0]
         obs["egw_sinr_map"] = np.clip(np.float32(10.0) * np.log10(lin), *SINR_MAP_RANGE_DB).astype(np.float32)
+        self._obs = obs
         return obs
+
+    def render(self) -> Any:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array', 'ansi' or 'human'")
+            return None
+        if self._obs is None:
+            raise RuntimeError("call reset() before render()")
+        from twm_gym import render
+
+        obs, sc = self._obs, self.scenario
+        title = f"{sc.name}  step {self.t}/{sc.horizon}"
+
+        def frame() -> NDArray[np.uint8]:
+            return render.field_rgb_array(title, sc.city.grid, obs)
+
+        def text() -> str:
+            return render.field_ansi(sc.name, self.t, sc.horizon, obs)
+
+        if self.render_mode == "ansi":
+            return text()
+        if self.render_mode == "rgb_array":
+            return frame()
+        self._window.show(frame, text)
+        return None
+
+    def close(self) -> None:
+        self._window.close()

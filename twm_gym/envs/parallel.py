@@ -1,25 +1,27 @@
 """The PettingZoo face: one agent per cell (its PRB shares) and one transport agent (link shares).
 
-Native parallel API; :func:`aec_env` converts it with PettingZoo's ``parallel_to_aec``. Underneath
+Native parallel API, with PettingZoo's three module-level constructors (also importable as
+``from twm_gym import slicing_v0``): :func:`parallel_env`, :func:`env` (the AEC version by
+``parallel_to_aec``, order-enforcing) and :func:`raw_env` (the AEC version unwrapped). Underneath
 is one :class:`~twm_gym.envs.slicing.SlicingEnv`: the same core, the same episode.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 from pettingzoo import ParallelEnv
-from pettingzoo.utils.conversions import parallel_to_aec
+from pettingzoo.utils.conversions import parallel_to_aec, parallel_to_aec_wrapper
 from pettingzoo.utils.env import AECEnv
 
 from twm_gym.core.params import Scenario
 from twm_gym.envs.layout import OBSERVATION_KEYS
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.envs.slicing import SlicingEnv
+from twm_gym.render import RENDER_MODES
 
 F32 = NDArray[np.float32]
 
@@ -43,15 +45,19 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
     are cooperative: every agent receives the team's step reward (``SlicingEnv``'s, default
     ``SCM - 0.5 cost - 1[SLA violated]``). Episodes truncate after the horizon for all agents together.
 
+    ``state()`` is the global state for centralized critics: the whole single-agent observation
+    (both worlds, every cell and link), flattened in ``OBSERVATION_KEYS`` order into ``state_space``,
+    a float32 ``Box`` of ``sum(sizes)`` entries (302 for the default city).
+
     Args:
         scenario: scenario name, JSON path or :class:`Scenario`.
         reward: as for ``SlicingEnv``.
-        render_mode: ``"rgb_array"`` or ``"ansi"``.
+        render_mode: ``None``, ``"rgb_array"``, ``"ansi"`` or ``"human"`` (as ``SlicingEnv``).
     """
 
     metadata = {  # noqa: RUF012 - an instance attribute in the base class
         "name": "twm_slicing_v0",
-        "render_modes": ["rgb_array", "ansi"],
+        "render_modes": RENDER_MODES,
         "is_parallelizable": True,
     }
 
@@ -63,6 +69,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
     ) -> None:
         self.env = SlicingEnv(scenario, reward=reward, render_mode=render_mode)
         self.render_mode = render_mode
+        self._state: F32 | None = None
         layout = self.env.layout
         c, n_links = layout.n_cells, layout.n_links
         self.possible_agents = [f"cell_{i}" for i in range(c)] + [TRANSPORT]
@@ -95,6 +102,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         self._act_spaces = {agent: spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32) for agent in self.possible_agents}
         self._act_spaces[TRANSPORT] = spaces.Box(0.0, 1.0, shape=(3 * n_links,), dtype=np.float32)
         self._keys = list(layout.sizes)
+        self._state_space = spaces.Box(low, high, dtype=np.float32)
 
     def observation_space(self, agent: str) -> spaces.Box:
         return self._obs_spaces[agent]
@@ -103,8 +111,19 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         return self._act_spaces[agent]
 
     def _split(self, obs: dict[str, F32], agents: list[str]) -> dict[str, F32]:
-        flat = np.concatenate([obs[k] for k in self._keys])
+        flat = self._state = np.concatenate([obs[k] for k in self._keys])
         return {agent: flat[self._index[agent]] for agent in agents}
+
+    @property
+    def state_space(self) -> spaces.Box:  # type: ignore[override]
+        """The global state's space: the single-agent observation flattened (see the class docstring)."""
+        return self._state_space
+
+    def state(self) -> F32:
+        """The global state after the last ``reset`` or ``step`` (a copy), in ``state_space``."""
+        if self._state is None:
+            raise RuntimeError("call reset() before state()")
+        return self._state.copy()
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -126,11 +145,8 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         unknown = sorted(set(actions) - set(self.possible_agents))
         if unknown:
             raise ValueError(f"unknown agents {unknown}; valid: {self.possible_agents}")
-        cells = [np.asarray(actions[a], dtype=np.float32).reshape(-1) for a in self.possible_agents[:-1]]
-        for agent, a in zip(self.possible_agents[:-1], cells, strict=True):
-            if a.shape != (3,):
-                raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected 3 PRB shares")
-        flat = np.concatenate([*cells, np.asarray(actions[TRANSPORT], dtype=np.float32).reshape(-1)])
+        parts = [self._agent_action(agent, actions[agent]) for agent in self.possible_agents]
+        flat = np.concatenate(parts)
         obs, reward, terminated, truncated, info = self.env.step(flat)
         agents = list(self.agents)
         out = self._split(obs, agents)
@@ -142,23 +158,39 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
             self.agents = []
         return out, rewards, terms, truncs, infos
 
+    def _agent_action(self, agent: str, action: Any) -> F32:
+        """One agent's action as float32, or ``ValueError`` naming the agent and the entry."""
+        expected = self._act_spaces[agent].shape[0]
+        try:
+            a = np.asarray(action, dtype=np.float32).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"actions[{agent!r}] is not numeric: {action!r}") from exc
+        what = "PRB shares (eMBB, URLLC, FWA)" if agent != TRANSPORT else "link bandwidth shares (3 per link)"
+        if a.shape != (expected,):
+            raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected {expected} {what}")
+        bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
+        if len(bad):
+            i = int(bad[0])
+            raise ValueError(f"actions[{agent!r}][{i}] is {a[i]}; {what} must be finite and >= 0")
+        return a
+
     def render(self) -> Any:
         return self.env.render()
 
     def close(self) -> None:
         self.env.close()
 
-    @functools.cached_property
-    def state_space(self) -> spaces.Space[Any]:
-        """The full single-agent observation (both worlds), for centralized critics."""
-        return self.env.observation_space
-
 
 def parallel_env(**kwargs: Any) -> SlicingParallelEnv:
-    """``twm_gym.parallel_env(scenario=..., reward=..., render_mode=...)``: the parallel env."""
+    """``parallel_env(scenario=..., reward=..., render_mode=...)``: the parallel env."""
     return SlicingParallelEnv(**kwargs)
 
 
-def aec_env(**kwargs: Any) -> AECEnv[str, F32, F32]:
-    """The same env under PettingZoo's AEC API (``parallel_to_aec``)."""
+def env(**kwargs: Any) -> AECEnv[str, F32, F32]:
+    """The same env under PettingZoo's AEC API (``parallel_to_aec``, order-enforcing)."""
     return parallel_to_aec(SlicingParallelEnv(**kwargs))
+
+
+def raw_env(**kwargs: Any) -> AECEnv[str, F32, F32]:
+    """The AEC env without PettingZoo's order-enforcing wrapper."""
+    return parallel_to_aec_wrapper(SlicingParallelEnv(**kwargs))

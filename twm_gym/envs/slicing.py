@@ -16,6 +16,7 @@ from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import Simulation, Transition
 from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, exo_seed_option, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
+from twm_gym.render import RENDER_MODES, HumanWindow, check_render_mode
 from twm_gym.scenarios import load_scenario
 
 F32 = NDArray[np.float32]
@@ -113,15 +114,16 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     * ``scenario``: a registered scenario name (``twm_gym.scenarios.list_scenarios()``), a JSON
       path, or a :class:`~twm_gym.core.params.Scenario`; default ``"hotspot-id"``.
     * ``reward``: a :class:`Reward` or a callable on ``StepKPIs``.
-    * ``render_mode``: ``"rgb_array"`` (a city map: SINR field, zones, cells coloured by load,
-      transport links with failed ones dashed red) or ``"ansi"`` (a KPI table).
+    * ``render_mode``: ``None`` (default), ``"rgb_array"`` (a city map: SINR field, zones, cells
+      coloured by load, transport links with failed ones dashed red), ``"ansi"`` (a KPI table) or
+      ``"human"`` (the map in a matplotlib window; without a display, the KPI table on stdout).
 
     ## Version history
 
     * v0: initial version.
     """
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 2}  # noqa: RUF012 - an instance attribute in the base class
+    metadata = {"render_modes": RENDER_MODES, "render_fps": 2}  # noqa: RUF012 - an instance attribute in the base class
 
     def __init__(
         self,
@@ -130,9 +132,8 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         render_mode: str | None = None,
     ) -> None:
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode {render_mode!r} is not one of {self.metadata['render_modes']} or None")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
+        self._window = HumanWindow(f"TWM/Slicing {self.scenario.name}")
         self.reward_fn: Reward | RewardFn = reward if reward is not None else Reward()
         self.layout: Layout = layout_for(self.scenario)
         self.observer = Observer(self.layout)
@@ -226,12 +227,12 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
 
     def render(self) -> Any:
         if self.render_mode is None:
-            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'ansi'")
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array', 'ansi' or 'human'")
             return None
         from twm_gym import render
 
-        sim = self.simulation
         drivers = None if self._last is None else self._last.drivers
-        if self.render_mode == "ansi":
-            return render.ansi(sim, self._last_kpis)
-        return render.rgb_array(sim, drivers)
+        return render.render_episode(self.render_mode, self.simulation, drivers, self._last_kpis, self._window)
+
+    def close(self) -> None:
+        self._window.close()
