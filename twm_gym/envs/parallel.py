@@ -26,6 +26,7 @@ from twm_gym.render import RENDER_MODES
 F32 = NDArray[np.float32]
 
 TRANSPORT = "transport_0"
+_WHAT = ("PRB shares (eMBB, URLLC, FWA)", "link bandwidth shares (3 per link)")
 _SHARED = ("csw_slice_loss", "egw_hotspot", "egw_wave", "egw_time")  # every agent sees these
 
 
@@ -145,8 +146,8 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         unknown = sorted(set(actions) - set(self.possible_agents))
         if unknown:
             raise ValueError(f"unknown agents {unknown}; valid: {self.possible_agents}")
-        parts = [self._agent_action(agent, actions[agent]) for agent in self.possible_agents]
-        flat = np.concatenate(parts)
+        flat = np.concatenate([self._agent_action(agent, actions[agent]) for agent in self.possible_agents])
+        self._check_values(flat)
         obs, reward, terminated, truncated, info = self.env.step(flat)
         agents = list(self.agents)
         out = self._split(obs, agents)
@@ -159,20 +160,24 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         return out, rewards, terms, truncs, infos
 
     def _agent_action(self, agent: str, action: Any) -> F32:
-        """One agent's action as float32, or ``ValueError`` naming the agent and the entry."""
+        """One agent's action as a flat float32 array, or ``ValueError`` naming the agent."""
         expected = self._act_spaces[agent].shape[0]
         try:
             a = np.asarray(action, dtype=np.float32).reshape(-1)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"actions[{agent!r}] is not numeric: {action!r}") from exc
-        what = "PRB shares (eMBB, URLLC, FWA)" if agent != TRANSPORT else "link bandwidth shares (3 per link)"
         if a.shape != (expected,):
-            raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected {expected} {what}")
-        bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
-        if len(bad):
-            i = int(bad[0])
-            raise ValueError(f"actions[{agent!r}][{i}] is {a[i]}; {what} must be finite and >= 0")
+            raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected {expected} {_WHAT[agent == TRANSPORT]}")
         return a
+
+    def _check_values(self, flat: F32) -> None:
+        """NaN, inf or negative entries of the joint action, reported by agent and entry."""
+        if np.isfinite(flat).all() and (flat >= 0).all():
+            return
+        i = int(np.flatnonzero(~np.isfinite(flat) | (flat < 0))[0])
+        c = self.env.layout.n_cells
+        agent, j = (f"cell_{i // 3}", i % 3) if i < 3 * c else (TRANSPORT, i - 3 * c)
+        raise ValueError(f"actions[{agent!r}][{j}] is {flat[i]}; {_WHAT[agent == TRANSPORT]} must be finite and >= 0")
 
     def render(self) -> Any:
         return self.env.render()
