@@ -91,7 +91,7 @@ def run_episode(
     An agent that asks its twin for more than its budget ends the episode with the error recorded
     (``BudgetExceededError``), not a crash of the run.
     """
-    env = SlicingEnv(scenario)
+    env = SlicingEnv(scenario, action_mode="shares")  # agents answer with shares (twm_agents.base.Action)
     obs, _ = env.reset(options={"exo_seed": evaluation_exo_seed(scenario, seed)})
     context = EpisodeContext(
         card=ScenarioCard.of(scenario),

@@ -121,14 +121,34 @@ def test_exo_seed__fixes_the_exogenous_world_whatever_the_agent_seed() -> None:
     ],
 )
 def test_actions__bad_ones_raise_value_error_naming_the_problem(mutate, message: str) -> None:
-    env = gym.make("TWM/Slicing-v0")
+    env = gym.make("TWM/Slicing-v0", action_mode="shares")
     env.reset(seed=0)
     with pytest.raises(ValueError, match=message):
         env.step(mutate(np.full(60, 0.3, dtype=np.float32)))
 
 
-def test_actions__over_full_rows_are_scaled_like_the_core_and_layout_round_trips() -> None:
+def test_actions__relative_form_maps_an_octave_each_way_around_uniform() -> None:
     env = gym.make("TWM/Slicing-v0").unwrapped
+    assert env.action_space == gym.spaces.Box(-1.0, 1.0, (60,), np.float32)
+    env.reset(seed=0)
+    a = np.zeros(60, dtype=np.float32)
+    a[0:3] = (1.0, -1.0, -1.0)  # 2/3, 1/6, 1/6: sums to 1, kept
+    a[3:6] = (5.0, 1.0, -7.0)  # clipped to (1, 1, -1): 2/3, 2/3, 1/6 sums to 1.5, scaled by 1/1.5
+    a[6:9] = (-1.0, -1.0, -1.0)  # a sixth each: half of the cell left unprovisioned
+    obs = env.step(a)[0]
+    shares = obs["csw_prb_share"].reshape(10, 3)
+    np.testing.assert_allclose(shares[0], (2 / 3, 1 / 6, 1 / 6), rtol=1e-6)
+    np.testing.assert_allclose(shares[1], (4 / 9, 4 / 9, 1 / 9), rtol=1e-6)
+    np.testing.assert_allclose(shares[2], (1 / 6, 1 / 6, 1 / 6), rtol=1e-6)
+    np.testing.assert_allclose(shares[3:], 1 / 3, rtol=1e-6)  # the zero action is the uniform allocation
+    with pytest.raises(ValueError, match=r"action\[7\] \(p: cell 2, slice urllc\) is nan.*must be finite"):
+        env.step(np.where(np.arange(60) == 7, np.nan, 0.0))
+    with pytest.raises(ValueError, match=r"action_mode 'octave' is not one of \['relative', 'shares'\]"):
+        gym.make("TWM/Slicing-v0", action_mode="octave")
+
+
+def test_actions__over_full_rows_are_scaled_like_the_core_and_layout_round_trips() -> None:
+    env = gym.make("TWM/Slicing-v0", action_mode="shares").unwrapped
     layout = env.layout
     p = np.full((10, 3), 0.2, dtype=np.float32)
     p[3] = (1.5, 1.5, 0.0)  # sums to 3: scaled to (0.5, 0.5, 0)
@@ -144,7 +164,7 @@ def test_actions__over_full_rows_are_scaled_like_the_core_and_layout_round_trips
 def test_env__matches_the_batched_twin_step_by_step() -> None:
     from twm_gym.core import simulate
 
-    env = gym.make("TWM/Slicing-HotspotOOD-v0").unwrapped
+    env = gym.make("TWM/Slicing-HotspotOOD-v0", action_mode="shares").unwrapped
     rng = np.random.default_rng(5)
     actions = rng.random((12, 60), dtype=np.float32)
     _, info = env.reset(seed=11)

@@ -91,5 +91,8 @@ def test_pettingzoo__missing_or_malformed_agent_actions_raise() -> None:
         par.step({**actions, "cell_0": np.zeros(4, dtype=np.float32)})
     with pytest.raises(ValueError, match=r"actions\['transport_0'\]\[5\] is nan"):
         par.step({**actions, TRANSPORT: np.where(np.arange(30) == 5, np.nan, 0.2)})
-    with pytest.raises(ValueError, match=r"actions\['cell_7'\]\[1\] is -0.1"):
-        par.step({**actions, "cell_7": np.array([0.2, -0.1, 0.2])})
+    shares = twm_gym.parallel_env(action_mode="shares")
+    shares.reset(seed=0)
+    actions = {a: shares.action_space(a).sample() for a in shares.agents}
+    with pytest.raises(ValueError, match=r"actions\['cell_7'\]\[1\] is -0.1.*must be finite and >= 0"):
+        shares.step({**actions, "cell_7": np.array([0.2, -0.1, 0.2])})

@@ -1,8 +1,18 @@
 """Spaces shared by every face of the twin: the action layout and the CSW/EGW observation.
 
-The action is one float32 ``Box`` in [0, 1] of length ``C*S + L*S``: the PRB shares ``p[c, s]``
-row-major (cell, slice), then the bandwidth shares ``b[l, s]`` row-major (link, slice), slices in
-``SLICES`` order (eMBB, URLLC, FWA). :meth:`Layout.pack` / :meth:`Layout.unpack` convert.
+The action is one float32 ``Box`` of length ``C*S + L*S``: an entry per PRB share ``p[c, s]``
+row-major (cell, slice), then per bandwidth share ``b[l, s]`` row-major (link, slice), slices in
+``SLICES`` order (eMBB, URLLC, FWA). :meth:`Layout.pack` / :meth:`Layout.unpack` convert. Two
+forms (:data:`ACTION_MODES`), both ours:
+
+* ``"relative"`` (the envs' default): ``Box(-1, 1)``; entry ``a`` asks for the share
+  ``2**a / 3``, the uniform third times a factor from 1/2 to 2 (one octave each way), so the zero
+  action is the uniform allocation and no slice is ever starved (at least 1/6 of a cell or link
+  before the over-full projection). Entries outside [-1, 1] are clipped. Gaussian policies centred
+  on 0 (Stable-Baselines3's and CleanRL's defaults) explore around the uniform allocation here.
+* ``"shares"``: ``Box(0, 1)``, the shares themselves (any allocation, 0 included).
+
+Either way a cell's (link's) shares summing above 1 are scaled down proportionally to sum to 1.
 
 The observation is a flat ``Dict`` of 1-D float32 ``Box``es with finite bounds. ``csw_*`` keys come
 from the controllable system world, ``egw_*`` keys from the exogenous world (paper eq. 1). Exogenous
@@ -59,6 +69,16 @@ OBSERVATION_KEYS: dict[str, tuple[str, float, float, str]] = {
 }
 
 
+ACTION_MODES = ("relative", "shares")
+"""The action forms of the slicing envs (see the module docstring)."""
+
+
+def check_action_mode(mode: str) -> str:
+    if mode not in ACTION_MODES:
+        raise ValueError(f"action_mode {mode!r} is not one of {list(ACTION_MODES)}")
+    return mode
+
+
 def _size(expr: str, c: int, n_links: int) -> int:
     return int(eval(expr, {}, {"C": c, "L": n_links, "S": len(SLICES)}))
 
@@ -85,8 +105,17 @@ class Layout:
     def sizes(self) -> dict[str, int]:
         return {key: _size(spec[0], self.n_cells, self.n_links) for key, spec in OBSERVATION_KEYS.items()}
 
-    def action_space(self) -> spaces.Box:
-        return spaces.Box(0.0, 1.0, shape=(self.action_size,), dtype=np.float32)
+    def action_space(self, mode: str = "shares") -> spaces.Box:
+        """The action ``Box`` of ``mode`` (:data:`ACTION_MODES`): [-1, 1] relative or [0, 1] shares."""
+        low = -1.0 if check_action_mode(mode) == "relative" else 0.0
+        return spaces.Box(low, 1.0, shape=(self.action_size,), dtype=np.float32)
+
+    def shares(self, action: object, mode: str, name: str = "action", batch: int | None = None) -> F32:
+        """The validated shares of an action of form ``mode`` (``relative``: ``2**clip(a, -1, 1) / 3``)."""
+        if mode == "shares":
+            return self.validate(action, name, batch)
+        arr = self._checked(action, name, batch, lambda a: np.isfinite(a.sum(dtype=np.float64)), "finite")
+        return (np.exp2(np.clip(arr, -1.0, 1.0)) / np.float32(3.0)).astype(np.float32)
 
     def observation_space(self) -> spaces.Dict:
         return spaces.Dict(
@@ -116,27 +145,37 @@ class Layout:
         return f"b: link {(i - n_p) // 3}, slice {SLICES[(i - n_p) % 3]}"
 
     def validate(self, action: object, name: str = "action", batch: int | None = None) -> F32:
-        """The action as float32, or ``ValueError`` naming the problem (shape, dtype, NaN, inf, negative).
+        """A shares action as float32, or ``ValueError`` naming the problem (shape, dtype, NaN, inf, negative).
 
         Entries above 1 are accepted: as in the core, a cell's (link's) slice shares summing above 1
         are scaled down proportionally (``core/csw.py:project_shares``).
         """
+
+        def ok(a: F32) -> bool:
+            return bool(a.min() >= 0 and np.isfinite(a.sum(dtype=np.float64)))
+
+        return self._checked(action, name, batch, ok, "finite and >= 0")
+
+    def _checked(self, action: object, name: str, batch: int | None, ok: Any, rule: str) -> F32:
+        """``action`` as float32 of the right shape whose entries pass ``ok``; else ``ValueError`` naming one."""
         arr = np.asarray(action)
         shape = (self.action_size,) if batch is None else (batch, self.action_size)
         if arr.dtype.kind not in "fiu":
             raise ValueError(f"{name} must be a real-valued array, got dtype {arr.dtype}")
         if arr.shape != shape:
-            raise ValueError(f"{name} has shape {arr.shape}; expected {shape} (p then b shares, see the action layout)")
+            raise ValueError(
+                f"{name} has shape {arr.shape}; expected {shape} (p then b entries, see the action layout)"
+            )
         arr = arr.astype(np.float32, copy=False)
-        if not (arr.min() >= 0 and np.isfinite(arr.sum(dtype=np.float64))):
+        if not ok(arr):
             flat = arr.reshape(-1, self.action_size)
-            bad = ~np.isfinite(flat) | (flat < 0)
+            bad = ~np.isfinite(flat) | ((flat < 0) if rule.endswith(">= 0") else False)
             row, col = divmod(int(np.flatnonzero(bad)[0]), self.action_size)
             value = flat[row, col]
             where = f"{name}[{col}]" if batch is None else f"{name}[{row}, {col}]"
             kind = "negative" if np.isfinite(value) else str(value)
             what = self.describe_index(col)
-            raise ValueError(f"{where} ({what}) is {kind} ({value}); shares must be finite and >= 0")
+            raise ValueError(f"{where} ({what}) is {kind} ({value}); entries must be {rule}")
         return arr
 
     def project(self, action: F32) -> tuple[F32, F32]:

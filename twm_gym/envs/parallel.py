@@ -33,14 +33,16 @@ _SHARED = ("csw_slice_loss", "egw_hotspot", "egw_wave", "egw_time")  # every age
 class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
     """Multi-agent network slicing: ``cell_0 .. cell_{C-1}`` and ``transport_0``.
 
-    * ``cell_c`` acts with ``Box(0, 1, (3,))``: its PRB shares (eMBB, URLLC, FWA); it observes
+    * ``cell_c`` acts with ``Box(-1, 1, (3,))``: its PRB shares (eMBB, URLLC, FWA); it observes
       its own row of every per-cell key of ``TWM/Slicing-v0`` (shares, backlog, utilization, route,
       latency; demand, capacity, SINR, activity) plus the shared keys (slice loss, shocks, time):
       30 floats.
-    * ``transport_0`` acts with ``Box(0, 1, (3 L,))``: the bandwidth shares of every link; it observes
+    * ``transport_0`` acts with ``Box(-1, 1, (3 L,))``: the bandwidth shares of every link; it observes
       the per-link keys (shares, backlog, utilization, link up, available capacity), every cell's
       demand and the shared keys.
 
+    Actions take ``SlicingEnv``'s forms: ``action_mode="relative"`` (default; entry ``a`` asks for
+    the share ``2**a / 3``) or ``"shares"`` (``Box(0, 1)`` boxes, the shares themselves).
     ``reset(options={"exo_seed": s})`` fixes the exogenous seed; other option keys are ignored.
     Observations are flat float32 ``Box``es whose bounds come from the single-agent keys. Rewards
     are cooperative: every agent receives the team's step reward (``SlicingEnv``'s, default
@@ -54,6 +56,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         scenario: scenario name, JSON path or :class:`Scenario`.
         reward: as for ``SlicingEnv``.
         render_mode: ``None``, ``"rgb_array"``, ``"ansi"`` or ``"human"`` (as ``SlicingEnv``).
+        action_mode: ``"relative"`` (default) or ``"shares"``.
     """
 
     metadata = {  # noqa: RUF012 - an instance attribute in the base class
@@ -67,8 +70,9 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         scenario: str | Scenario = "hotspot-id",
         reward: Reward | RewardFn | None = None,
         render_mode: str | None = None,
+        action_mode: str = "relative",
     ) -> None:
-        self.env = SlicingEnv(scenario, reward=reward, render_mode=render_mode)
+        self.env = SlicingEnv(scenario, reward=reward, render_mode=render_mode, action_mode=action_mode)
         self.render_mode = render_mode
         self._state: F32 | None = None
         layout = self.env.layout
@@ -100,8 +104,9 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         self._obs_spaces = {
             agent: spaces.Box(low[idx], high[idx], dtype=np.float32) for agent, idx in self._index.items()
         }
-        self._act_spaces = {agent: spaces.Box(0.0, 1.0, shape=(3,), dtype=np.float32) for agent in self.possible_agents}
-        self._act_spaces[TRANSPORT] = spaces.Box(0.0, 1.0, shape=(3 * n_links,), dtype=np.float32)
+        lo = float(self.env.action_space.low[0])
+        self._act_spaces = {agent: spaces.Box(lo, 1.0, shape=(3,), dtype=np.float32) for agent in self.possible_agents}
+        self._act_spaces[TRANSPORT] = spaces.Box(lo, 1.0, shape=(3 * n_links,), dtype=np.float32)
         self._keys = list(layout.sizes)
         self._state_space = spaces.Box(low, high, dtype=np.float32)
 
@@ -167,17 +172,21 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"actions[{agent!r}] is not numeric: {action!r}") from exc
         if a.shape != (expected,):
-            raise ValueError(f"actions[{agent!r}] has {a.size} entries; expected {expected} {_WHAT[agent == TRANSPORT]}")
+            raise ValueError(
+                f"actions[{agent!r}] has {a.size} entries; expected {expected} {_WHAT[agent == TRANSPORT]}"
+            )
         return a
 
     def _check_values(self, flat: F32) -> None:
-        """NaN, inf or negative entries of the joint action, reported by agent and entry."""
-        if np.isfinite(flat).all() and (flat >= 0).all():
+        """NaN, inf (and, for shares, negative) entries of the joint action, reported by agent and entry."""
+        shares = self.env.action_mode == "shares"
+        if np.isfinite(flat).all() and (not shares or (flat >= 0).all()):
             return
-        i = int(np.flatnonzero(~np.isfinite(flat) | (flat < 0))[0])
+        i = int(np.flatnonzero(~np.isfinite(flat) | ((flat < 0) if shares else False))[0])
         c = self.env.layout.n_cells
         agent, j = (f"cell_{i // 3}", i % 3) if i < 3 * c else (TRANSPORT, i - 3 * c)
-        raise ValueError(f"actions[{agent!r}][{j}] is {flat[i]}; {_WHAT[agent == TRANSPORT]} must be finite and >= 0")
+        rule = "finite and >= 0" if shares else "finite"
+        raise ValueError(f"actions[{agent!r}][{j}] is {flat[i]}; {_WHAT[agent == TRANSPORT]} must be {rule}")
 
     def render(self) -> Any:
         return self.env.render()

@@ -14,7 +14,7 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, exo_seed_option, layout_for
+from twm_gym.envs.layout import OBSERVATION_KEYS, Layout, Observer, check_action_mode, exo_seed_option, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.render import RENDER_MODES, HumanWindow, check_render_mode
 from twm_gym.scenarios import load_scenario
@@ -44,19 +44,26 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
 
     ## Action space
 
-    ``Box(0, 1, (C*S + L*S,), float32)``, 60 entries for the default city (C = 10 cells, L = 10
-    links, S = 3 slices in the order eMBB, URLLC, FWA):
+    ``Box(-1, 1, (C*S + L*S,), float32)``, 60 entries for the default city (C = 10 cells, L = 10
+    links, S = 3 slices in the order eMBB, URLLC, FWA), one per share:
 
-    | index | meaning | unit |
+    | index | share it sets | unit of the share |
     |---|---|---|
     | ``3*c + s`` for ``c < C`` | PRB share of slice ``s`` in cell ``c`` | fraction of the cell's PRBs |
     | ``3*C + 3*l + s`` | bandwidth share of slice ``s`` on link ``l`` | fraction of the link's capacity |
 
-    ``env.unwrapped.layout.pack(p, b)`` / ``unpack(action)`` convert from / to ``p (C, S)`` and
-    ``b (L, S)``. Unallocated capacity is not provisioned (cheaper); slices never borrow each
-    other's share. A cell's (link's) shares summing above 1 are scaled down proportionally to sum
-    to 1 (so entries above 1 are accepted, as in the core). NaN, inf, negative entries, a wrong
-    shape or a non-numeric dtype raise ``ValueError`` naming the entry.
+    By default (``action_mode="relative"``, ours) entry ``a`` asks for the share ``2**a / 3``: the
+    uniform third times a factor from 1/2 (``a = -1``) to 2 (``a = 1``), one octave each way. The
+    zero action is the uniform allocation, and no slice is ever starved, so a Gaussian policy
+    centred on 0 (Stable-Baselines3's, CleanRL's) explores around a sound allocation. Entries
+    outside [-1, 1] are clipped. ``action_mode="shares"`` acts with the shares themselves,
+    ``Box(0, 1)`` (any allocation, 0 included; entries above 1 are accepted).
+
+    Either way, a cell's (link's) shares summing above 1 are scaled down proportionally to sum to
+    1; unallocated capacity is not provisioned (cheaper); slices never borrow each other's share.
+    ``env.unwrapped.layout.pack(p, b)`` / ``unpack(action)`` convert shares from / to ``p (C, S)``
+    and ``b (L, S)``. NaN, inf, a wrong shape, a non-numeric dtype (and, for shares, a negative
+    entry) raise ``ValueError`` naming the entry.
 
     ## Observation space
 
@@ -114,13 +121,15 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     * ``scenario``: a registered scenario name (``twm_gym.scenarios.list_scenarios()``), a JSON
       path, or a :class:`~twm_gym.core.params.Scenario`; default ``"hotspot-id"``.
     * ``reward``: a :class:`Reward` or a callable on ``StepKPIs``.
+    * ``action_mode``: ``"relative"`` (default) or ``"shares"`` (see Action space).
     * ``render_mode``: ``None`` (default), ``"rgb_array"`` (a city map: SINR field, zones, cells
       coloured by load, transport links with failed ones dashed red), ``"ansi"`` (a KPI table) or
       ``"human"`` (the map in a matplotlib window; without a display, the KPI table on stdout).
 
     ## Version history
 
-    * v0: initial version.
+    * v0: initial version. The default action form is ``"relative"``; ``action_mode="shares"``
+      is the raw-share form.
     """
 
     metadata = {"render_modes": RENDER_MODES, "render_fps": 2}  # noqa: RUF012 - an instance attribute in the base class
@@ -130,14 +139,16 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
         scenario: str | Scenario = "hotspot-id",
         reward: Reward | RewardFn | None = None,
         render_mode: str | None = None,
+        action_mode: str = "relative",
     ) -> None:
         self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
+        self.action_mode = check_action_mode(action_mode)
         self.render_mode = check_render_mode(render_mode)
         self._window = HumanWindow(f"TWM/Slicing {self.scenario.name}")
         self.reward_fn: Reward | RewardFn = reward if reward is not None else Reward()
         self.layout: Layout = layout_for(self.scenario)
         self.observer = Observer(self.layout)
-        self.action_space = self.layout.action_space()
+        self.action_space = self.layout.action_space(action_mode)
         self.observation_space = self.layout.observation_space()
         self._sim: Simulation | None = None
         # (exo seed, rolled path, exogenous observation keys per step) of the coming episodes
@@ -184,7 +195,7 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     def step(self, action: NDArray[Any]) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         if self._sim is None:
             raise RuntimeError("call reset() before step()")
-        p, b = self.layout.project(self.layout.validate(action)[None])
+        p, b = self.layout.project(self.layout.shares(action, self.action_mode)[None])
         sim = self._sim
         tr = sim.step_projected(p, b)
         res = tr.result

@@ -33,7 +33,7 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.shard import ShardedSimulation, concat
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import Observer, layout_for
+from twm_gym.envs.layout import Observer, check_action_mode, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.render import RENDER_MODES, HumanWindow, check_render_mode
 from twm_gym.scenarios import load_scenario
@@ -63,6 +63,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         render_mode: ``None``, ``"rgb_array"``, ``"ansi"`` or ``"human"`` (sub-environment 0).
         autoreset_mode: an :class:`~gymnasium.vector.AutoresetMode` or its value
             (``"NextStep"``, ``"SameStep"``, ``"Disabled"``); default ``NEXT_STEP``.
+        action_mode: ``"relative"`` (default) or ``"shares"``, as for ``SlicingEnv``.
 
     ``reset(options=...)`` accepts ``exo_seed`` (one exogenous seed per sub-environment, or per
     masked one) and ``reset_mask`` (a ``(num_envs,)`` bool array: reset only those). Rewards are
@@ -81,6 +82,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         reward: Reward | RewardFn | None = None,
         render_mode: str | None = None,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        action_mode: str = "relative",
     ) -> None:
         if not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
@@ -96,7 +98,8 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         self.reward_fn: Reward | RewardFn = reward if reward is not None else Reward()
         self.layout = layout_for(self.scenario)
         self.observer = Observer(self.layout)
-        self.single_action_space: Box = self.layout.action_space()
+        self.action_mode = check_action_mode(action_mode)
+        self.single_action_space: Box = self.layout.action_space(action_mode)
         self.single_observation_space = self.layout.observation_space()
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -181,7 +184,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
     ) -> tuple[dict[str, Any], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
         if not self._cohorts:
             raise RuntimeError("call reset() before step()")
-        p, b = self.layout.project(self.layout.validate(actions, "actions", batch=self.num_envs))
+        p, b = self.layout.project(self.layout.shares(actions, self.action_mode, "actions", batch=self.num_envs))
         n = self.num_envs
         restart = np.flatnonzero(self._ended)  # ended on the last step (NEXT_STEP, DISABLED)
         if len(restart) and self.autoreset_mode is AutoresetMode.DISABLED:
@@ -229,7 +232,11 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
         parts = sim.map_rows(shard_step)
         cohort.last = parts[0][0]
         kpis = concat([k for _, k, _ in parts])
-        obs = parts[0][2] if len(parts) == 1 else {key: np.concatenate([o[key] for _, _, o in parts]) for key in parts[0][2]}
+        obs = (
+            parts[0][2]
+            if len(parts) == 1
+            else {key: np.concatenate([o[key] for _, _, o in parts]) for key in parts[0][2]}
+        )
         m = len(cohort.rows)
         rewards = np.asarray(self.reward_fn(kpis), dtype=np.float64).reshape(m)
         info: dict[str, Any] = {

@@ -3,7 +3,8 @@
 
 The agent sees what it trained on: the observation mapped onto [0, 1] by the scenario's spaces
 (:func:`twm_agents.rl.spaces.unit_observation`), and answers with the policy's [-1, 1] action mapped
-onto the shares. It makes no simulator call. Deterministic by default (the Gaussian's mean, SAC's
+onto the shares as the training env mapped it (the checkpoint's ``action_mode``: ``"relative"``,
+share ``2**a / 3``; ``"shares"`` or absent, the linear map of ``RescaleAction``). It makes no simulator call. Deterministic by default (the Gaussian's mean, SAC's
 squashed mean); with ``deterministic=False`` it samples with noise from the harness's generator for
 the agent, so records are still reproducible given ``--agent-seed``.
 """
@@ -66,6 +67,8 @@ class SB3Agent(Agent):
         with torch.inference_mode():
             action = policy_action(self.policy, self.meta["algo"], x, noise)[0]
         self._t += 1
+        if self.meta.get("action_mode", "shares") == "relative":
+            return self.ctx.card.layout.shares(action, "relative")
         return shares_of(action)
 
 

@@ -80,7 +80,7 @@ def shared_policy_vec_env(scenarios: Sequence[str | Scenario], n_envs: int, seed
 
     class _Vec(VecEnv):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.envs = [SlicingParallelEnv(scenarios[i % len(scenarios)]) for i in range(n_envs)]
+            self.envs = [SlicingParallelEnv(scenarios[i % len(scenarios)], action_mode="shares") for i in range(n_envs)]
             self.slots = AgentSlots(self.envs[0])
             for i, env in enumerate(self.envs[1:], 1):
                 if AgentSlots(env).observation_space != self.slots.observation_space:
@@ -229,7 +229,7 @@ class IPPOAgent(Agent):
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
         if self._env is None or self._env.env.scenario.name != context.card.nominal.name:
-            self._env = SlicingParallelEnv(context.card.nominal)
+            self._env = SlicingParallelEnv(context.card.nominal, action_mode="shares")
             self._slots = AgentSlots(self._env)
             if self._slots.agents != self.meta.get("observation_keys"):
                 raise CheckpointError(

@@ -173,6 +173,16 @@ def observation_keys(config: RLConfig) -> list[str]:
     return keys
 
 
+def action_mode_of(config: RLConfig) -> str:
+    """How the envs of ``config`` read an action: ``"relative"`` or ``"shares"`` (``TWM/*`` ids; other
+    envs with a [0, 1] ``Box``: ``"shares"``). Recorded in the checkpoint so that scoring maps the
+    policy's output exactly as training did."""
+    env = gym.make(config.envs[0])
+    mode = str(getattr(env.unwrapped, "action_mode", "shares"))
+    env.close()
+    return mode
+
+
 def make_vec_env(config: RLConfig) -> Any:
     """The training envs: ``n_envs`` learning-wrapped envs cycling through ``config.envs``, monitored."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
@@ -286,8 +296,11 @@ def _train(config: RLConfig, out: str | Path, progress: Progress) -> dict[str, A
     model = build_model(config, vec, log_dir)
     start = time.perf_counter()
 
+    action_mode = action_mode_of(config)
+
     def meta(m: Any) -> dict[str, Any]:
         return {
+            "action_mode": action_mode,
             "timesteps": int(m.num_timesteps),
             "train_s": round(time.perf_counter() - start, 1),
             "train_mean_return": mean_episode_return(m),
