@@ -5,8 +5,9 @@ The agent sees what it trained on: the observation mapped onto [0, 1] by the sce
 (:func:`twm_agents.rl.spaces.unit_observation`), and answers with the policy's [-1, 1] action mapped
 onto the shares as the training env mapped it (the checkpoint's ``action_mode``: ``"relative"``,
 share ``2**a / 3``; ``"shares"`` or absent, the linear map of ``RescaleAction``). It makes no
-simulator call. Deterministic by default (the Gaussian's mean, SAC's squashed mean); with ``deterministic=False`` it samples with noise from the harness's generator for
-the agent, so records are still reproducible given ``--agent-seed``.
+simulator call. Deterministic by default (the Gaussian's mean, SAC's squashed mean); with
+``deterministic=False`` it samples with noise from the harness's generator for the agent, so
+records are still reproducible given ``--agent-seed``.
 """
 
 from __future__ import annotations
