@@ -3,10 +3,16 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+
+import twm_gym  # noqa: F401
+from twm_gym.envs.registration import has_vector_api
+
+if not has_vector_api():
+    pytest.skip("the vector env needs gymnasium >= 1.1", allow_module_level=True)
+
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import vector as vector_wrappers
 
-import twm_gym  # noqa: F401
 from twm_gym.envs import SlicingVectorEnv
 
 
