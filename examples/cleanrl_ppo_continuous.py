@@ -4,9 +4,10 @@
 
 Everything the run does is in this file: Gymnasium's vector env of the twin (one batched core
 call for all ``--num-envs`` episodes; Gymnasium's next-step autoreset, so the step after an
-episode's end is a reset whose sample is masked out of the update), Gymnasium's vector wrappers (flatten, scale each observation entry onto [0, 1] by its bounds,
-episode statistics, action clipping, reward normalization), a Gaussian actor and a critic, GAE and
-the clipped surrogate objective. Every ``--eval-every`` steps the policy's mean action plays
+episode's end is a reset whose sample is masked out of the update), Gymnasium's vector wrappers
+(flatten, scale each observation entry onto [0, 1] by its bounds, episode statistics, action
+clipping, reward normalization), a Gaussian actor and a critic, GAE and the clipped surrogate
+objective. Every ``--eval-every`` steps the policy's mean action plays
 ``--eval-episodes`` fixed evaluation episodes (exogenous seeds drawn from ``--eval-seed``); their
 mean undiscounted return (the env's reward) is printed and, with ``--eval-csv``, written as
 ``step,mean_return``. The env acts in its default relative form (``2**a / 3`` per share, so the
@@ -119,7 +120,6 @@ def evaluate(agent: Agent, env_id: str, episodes: int, seed: int) -> float:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     batch = args.num_envs * args.num_steps
     minibatch = batch // args.num_minibatches

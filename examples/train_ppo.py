@@ -70,9 +70,8 @@ def main() -> None:
     for name, value in returns.items():
         print(f"  {name:<24} {value:+.2f}")
     trained, untrained = list(returns.values())[-1], returns["PPO untrained"]
-    print(
-        f"training adds {trained - untrained:+.2f} to the untrained policy, {trained - returns['uniform 1/3']:+.2f} to uniform"
-    )
+    gain, over_uniform = trained - untrained, trained - returns["uniform 1/3"]
+    print(f"training adds {gain:+.2f} to the untrained policy and ends {over_uniform:+.2f} from uniform")
 
 
 if __name__ == "__main__":
