@@ -2,6 +2,7 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import twm_gym  # noqa: F401
 
@@ -43,3 +44,25 @@ def test_docs__env_pages_match_the_docstrings() -> None:
     from twm_gym.envs import docs
 
     assert docs.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("env_id", ["TWM/Slicing-v0", "TWM/Field-v0"])
+def test_render__every_env_takes_the_same_modes_and_rejects_others(env_id: str, capsys) -> None:
+    for mode in (None, "rgb_array", "ansi", "human"):
+        env = gym.make(env_id, render_mode=mode)
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        frame = env.render() if mode is not None else None
+        if mode == "rgb_array":
+            assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3 and frame.std() > 10
+        elif mode == "ansi":
+            assert isinstance(frame, str) and "step 1/12" in frame
+        elif mode == "human":  # no display here: the documented fallback prints the text frame
+            assert frame is None and "step 1/12" in capsys.readouterr().out
+        env.close()
+    gymnasium_says = pytest.warns(UserWarning, match="not in the possible render_modes")  # gym.make warns first
+    with (
+        gymnasium_says,
+        pytest.raises(ValueError, match=r"render_mode 'window' is not one of \['rgb_array', 'ansi', 'human'\]"),
+    ):
+        gym.make(env_id, render_mode="window")
