@@ -23,8 +23,9 @@ class Reward:
     ceilings; ``SCM_t`` is the step's SLA Compliance Margin (paper eq. 2) in [0, 1]. The defaults
     make it the per-step form of the benchmark's decision utility ``U = SCM + 0.5 dcost - 1[viol]``
     (ours; the paper defines none; with ``dcost = 1 - cost``, the constant 0.5 is dropped):
-    negative cost, minus a violation penalty, shaped by the margin. Without the SCM term, provisioning nothing (cost 0, every bit
-    lost, -1 a step) would out-score a compliant uniform allocation (cost 1); with it, it does not.
+    negative cost, minus a violation penalty, shaped by the margin. Without the SCM term,
+    provisioning nothing (cost 0, every bit lost, -1 a step) would out-score a compliant uniform
+    allocation (cost 1); with it, it does not.
 
     Attributes:
         scm_weight: weight of the step's SCM.
