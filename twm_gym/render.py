@@ -195,9 +195,9 @@ def _shock_text(sim: Simulation, row: int) -> str:
 
 def _non_interactive_backends() -> set[str]:
     try:  # matplotlib >= 3.9
-        from matplotlib.backends import BackendFilter, backend_registry
+        from matplotlib.backends import BackendFilter, backend_registry  # type: ignore[attr-defined]
 
-        names = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)
+        names = backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE)  # type: ignore[no-untyped-call]
     except ImportError:
         from matplotlib.rcsetup import non_interactive_bk as names  # type: ignore[attr-defined,no-redef]
     return {name.lower() for name in names}

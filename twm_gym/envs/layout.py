@@ -38,6 +38,7 @@ from twm_gym.core.state import CSWState, Drivers, EGWState
 
 F32 = NDArray[np.float32]
 _ZERO, _ONE = np.zeros((), np.float32), np.ones((), np.float32)
+_MINUS_ONE, _THREE = np.float32(-1.0), np.float32(3.0)
 
 DEMAND_CLIP = 10.0
 """``egw_demand`` is offered load over the cell's nominal capacity, clipped to [0, DEMAND_CLIP]."""
@@ -110,12 +111,20 @@ class Layout:
         low = -1.0 if check_action_mode(mode) == "relative" else 0.0
         return spaces.Box(low, 1.0, shape=(self.action_size,), dtype=np.float32)
 
-    def shares(self, action: object, mode: str, name: str = "action", batch: int | None = None) -> F32:
-        """The validated shares of an action of form ``mode`` (``relative``: ``2**clip(a, -1, 1) / 3``)."""
+    def shares(self, action: object, mode: str, name: str = "action", batch: int | None = None) -> tuple[F32, F32]:
+        """``(p, b)`` shares of an action of form ``mode``, validated and projected (rows sum to <= 1).
+
+        ``relative``: ``2**clip(a, -1, 1) / 3``, each row scaled to sum to 1 where it sums above 1,
+        computed as ``2**a / max(sum(2**a), 3)`` (one pass); ``shares``: :meth:`validate`, then
+        :meth:`project`. ``(p, b)`` have the action's leading (batch) dimensions.
+        """
         if mode == "shares":
-            return self.validate(action, name, batch)
+            return self.project(self.validate(action, name, batch))
         arr = self._checked(action, name, batch, lambda a: np.isfinite(a.sum(dtype=np.float64)), "finite")
-        return (np.exp2(np.clip(arr, -1.0, 1.0)) / np.float32(3.0)).astype(np.float32)
+        rows = np.exp2(np.clip(arr, _MINUS_ONE, _ONE)).reshape(*arr.shape[:-1], -1, 3)
+        rows /= np.maximum(rows.sum(axis=-1, keepdims=True), _THREE)
+        n_c = self.n_cells
+        return rows[..., :n_c, :], rows[..., n_c:, :]
 
     def observation_space(self) -> spaces.Dict:
         return spaces.Dict(

@@ -104,7 +104,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         self._obs_spaces = {
             agent: spaces.Box(low[idx], high[idx], dtype=np.float32) for agent, idx in self._index.items()
         }
-        lo = float(self.env.action_space.low[0])
+        lo = -1.0 if action_mode == "relative" else 0.0
         self._act_spaces = {agent: spaces.Box(lo, 1.0, shape=(3,), dtype=np.float32) for agent in self.possible_agents}
         self._act_spaces[TRANSPORT] = spaces.Box(lo, 1.0, shape=(3 * n_links,), dtype=np.float32)
         self._keys = list(layout.sizes)
@@ -152,8 +152,11 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         if unknown:
             raise ValueError(f"unknown agents {unknown}; valid: {self.possible_agents}")
         flat = np.concatenate([self._agent_action(agent, actions[agent]) for agent in self.possible_agents])
-        self._check_values(flat)
-        obs, reward, terminated, truncated, info = self.env.step(flat)
+        try:  # the env validates the joint action before it steps; on error, name the agent
+            obs, reward, terminated, truncated, info = self.env.step(flat)
+        except ValueError:
+            self._check_values(flat)
+            raise
         agents = list(self.agents)
         out = self._split(obs, agents)
         rewards = {a: float(reward) for a in agents}
@@ -178,7 +181,7 @@ class SlicingParallelEnv(ParallelEnv[str, F32, F32]):
         return a
 
     def _check_values(self, flat: F32) -> None:
-        """NaN, inf (and, for shares, negative) entries of the joint action, reported by agent and entry."""
+        """Raise for the first NaN, inf (and, for shares, negative) entry of the joint action, by agent."""
         shares = self.env.action_mode == "shares"
         if np.isfinite(flat).all() and (not shares or (flat >= 0).all()):
             return

@@ -35,9 +35,9 @@ def register_envs() -> list[str]:
     ids = ["TWM/Slicing-v0", *SCENARIO_IDS.values(), "TWM/Field-v0"]
     if ids[0] in gym.registry:
         return ids
-    vec = {"vector_entry_point": _VEC} if has_vector_api() else {}
-    gym.register(id="TWM/Slicing-v0", entry_point=_ENV, kwargs={"scenario": "hotspot-id"}, **vec)
+    vec = _VEC if has_vector_api() else None
+    gym.register(id="TWM/Slicing-v0", entry_point=_ENV, vector_entry_point=vec, kwargs={"scenario": "hotspot-id"})
     for scenario, env_id in SCENARIO_IDS.items():
-        gym.register(id=env_id, entry_point=_ENV, kwargs={"scenario": scenario}, **vec)
+        gym.register(id=env_id, entry_point=_ENV, vector_entry_point=vec, kwargs={"scenario": scenario})
     gym.register(id="TWM/Field-v0", entry_point="twm_gym.envs.field:FieldEnv", kwargs={"scenario": "hotspot-id"})
     return ids

@@ -196,7 +196,8 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     def step(self, action: NDArray[Any]) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
         if self._sim is None:
             raise RuntimeError("call reset() before step()")
-        p, b = self.layout.project(self.layout.shares(action, self.action_mode)[None])
+        p, b = self.layout.shares(action, self.action_mode)
+        p, b = p[None], b[None]
         sim = self._sim
         tr = sim.step_projected(p, b)
         res = tr.result

@@ -184,7 +184,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
     ) -> tuple[dict[str, Any], NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_], dict[str, Any]]:
         if not self._cohorts:
             raise RuntimeError("call reset() before step()")
-        p, b = self.layout.project(self.layout.shares(actions, self.action_mode, "actions", batch=self.num_envs))
+        p, b = self.layout.shares(actions, self.action_mode, "actions", batch=self.num_envs)
         n = self.num_envs
         restart = np.flatnonzero(self._ended)  # ended on the last step (NEXT_STEP, DISABLED)
         if len(restart) and self.autoreset_mode is AutoresetMode.DISABLED:
@@ -261,7 +261,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
     ) -> tuple[dict[str, F32], NDArray[np.float64], dict[str, Any]]:
         """Each cohort's live rows into ``num_envs``-row arrays, with Gymnasium's ``_key`` masks."""
         n = self.num_envs
-        obs = {k: np.zeros((n, space.shape[0]), dtype=np.float32) for k, space in self.single_observation_space.items()}
+        obs = {k: np.zeros((n, size), dtype=np.float32) for k, size in self.layout.sizes.items()}
         rewards = np.zeros(n, dtype=np.float64)
         info: dict[str, Any] = {}
         for cohort, (c_obs, c_rewards, c_info) in zip(cohorts, results, strict=True):

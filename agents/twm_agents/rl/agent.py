@@ -69,7 +69,7 @@ class SB3Agent(Agent):
             action = policy_action(self.policy, self.meta["algo"], x, noise)[0]
         self._t += 1
         if self.meta.get("action_mode", "shares") == "relative":
-            return self.ctx.card.layout.shares(action, "relative")
+            return self.ctx.card.layout.pack(*self.ctx.card.layout.shares(action, "relative"))
         return shares_of(action)
 
 
