@@ -15,6 +15,7 @@ Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--address", help="Ray cluster address (backend ray; default: start a local Ray)")
     run.add_argument("--out", default="results", help="results directory (default ./results)")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument(
+        "--episode-timeout",
+        type=float,
+        default=600.0,
+        help="wall-time limit per episode and per agent preparation, s; past it the episode is an error record "
+        "(default 600; 0: none)",
+    )
     report = sub.add_parser("report", help="write the table and plots of a results directory")
     report.add_argument("directory")
     twin = sub.add_parser("twin", help="KPI table of reference library policies on the twin")
@@ -192,8 +200,20 @@ def _run(args: argparse.Namespace) -> int:
         changes["budget"] = args.budget
     if changes:
         spec = dataclasses.replace(spec, **changes)  # validated again
+    from twm_bench.records import results_lock
+
+    if args.episode_timeout < 0:
+        raise SpecError(f"--episode-timeout: must be >= 0 s, got {args.episode_timeout}")
+    timeout = args.episode_timeout or None
     start = time.perf_counter()
-    run(spec, args.out, workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
+    with results_lock(args.out):
+        try:
+            run(spec, args.out, args.workers, args.backend, args.address, args.quiet, timeout)
+        except KeyboardInterrupt:
+            print("\ntwm-bench: interrupted; the finished episodes are recorded (rerun to complete)", file=sys.stderr)
+            with contextlib.suppress(RecordError):
+                print(f"report of the finished episodes: {write_report(args.out)}", file=sys.stderr)
+            return 130
     elapsed = time.perf_counter() - start
     report = write_report(args.out)
     print(format_table(summarize(current_records(args.out)[0])))

@@ -2,19 +2,28 @@
 
 A line is written with a single ``write`` on an ``O_APPEND`` descriptor, so concurrent worker
 processes never interleave lines; a run killed mid-write leaves at most a trailing partial line,
-which :func:`load` drops. A rerun skips every key already recorded (:func:`done_keys`).
+which :func:`load` drops. A rerun skips every key already recorded (:func:`done_keys`). Lines are
+strict JSON (a NaN or infinite number is written as ``null``). One run at a time writes a results
+folder (:func:`results_lock`); should a key still appear twice, :func:`dedupe` keeps its first record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 RECORDS_FILE = "records.jsonl"
 SPEC_FILE = "spec.json"
+LOCK_FILE = ".twm-bench.lock"
 
 
 class RecordError(ValueError):
@@ -44,9 +53,20 @@ class Record:
         return (self.agent, self.scenario, self.seed, self.config_hash)
 
 
+def strict(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in nested dicts and lists) replaced by ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict(v) for v in value]
+    return value
+
+
 def append(path: str | Path, record: Record) -> None:
-    """Append one record as one line, atomically with respect to other appending processes."""
-    line = (json.dumps(asdict(record), sort_keys=True) + "\n").encode()
+    """Append one record as one strict-JSON line, atomically with respect to other appending processes."""
+    line = (json.dumps(strict(asdict(record)), sort_keys=True, allow_nan=False) + "\n").encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
@@ -96,6 +116,50 @@ def drop_partial_tail(path: str | Path) -> bool:
 
 def done_keys(path: str | Path) -> set[tuple[str, str, int, str]]:
     return {r.key for r in load(path)}
+
+
+def dedupe(records: list[Record]) -> tuple[list[Record], int]:
+    """The first record of every key, in order, and how many later duplicates were dropped."""
+    seen: set[tuple[str, str, int, str]] = set()
+    unique = []
+    for r in records:
+        if r.key not in seen:
+            seen.add(r.key)
+            unique.append(r)
+    return unique, len(records) - len(unique)
+
+
+@contextlib.contextmanager
+def results_lock(directory: str | Path) -> Iterator[None]:
+    """Hold the results folder's exclusive lock for the block (one writing run per folder).
+
+    The lock is an ``flock`` on ``LOCK_FILE``: the kernel releases it when the holder exits, however
+    it exits, so a killed run never leaves a stale lock. The file names the holder (host, pid, start
+    time, command) for the message a second run gets.
+
+    Raises:
+        RecordError: another run holds the lock, naming it.
+    """
+    import fcntl
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    fd = os.open(d / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+            raise RecordError(
+                f"{d} is being written by another twm-bench run ({holder}); wait for it to finish or use another --out"
+            ) from None
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        who = f"pid {os.getpid()} on {socket.gethostname()} since {stamp}: {' '.join(sys.argv[:8])}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, who.encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_json_atomic(path: str | Path, payload: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from twm_bench.metrics import Row, decision_axis, mean_ci
-from twm_bench.records import RECORDS_FILE, SPEC_FILE, Record, RecordError, load
+from twm_bench.records import RECORDS_FILE, SPEC_FILE, Record, RecordError, dedupe, load
 from twm_gym.core.params import SLICES
 
 
@@ -130,6 +130,20 @@ def gap_closed(rows: list[Row]) -> dict[str, dict[str, float]]:
     return out
 
 
+def format_failures(records: list[Record]) -> str:
+    """Markdown list of the episodes that failed (left out of every mean above), one line each."""
+    failed = [r for r in records if r.error is not None]
+    if not failed:
+        return ""
+    lines = [f"{len(failed)} failed episodes, left out of the means above (n counts the others):", ""]
+    for r in failed[:50]:
+        first = r.error.splitlines()[0] if r.error else ""
+        lines.append(f"- `{r.agent}` on {r.scenario}, seed {r.seed}: {first[:200]}")
+    if len(failed) > 50:
+        lines.append(f"- ... and {len(failed) - 50} more (records.jsonl has every error)")
+    return "\n".join(lines)
+
+
 def format_gap(rows: list[Row]) -> str:
     """Markdown table of :func:`gap_closed` (empty without uniform and oracle in the run)."""
     gaps = gap_closed(rows)
@@ -212,7 +226,7 @@ def current_records(directory: str | Path) -> tuple[list[Record], list[Record]]:
     path = d / RECORDS_FILE
     if not path.exists():
         raise RecordError(f"{path}: no records file (run `twm-bench run --out {d}` first)")
-    records = load(path)
+    records, _ = dedupe(load(path))
     if not records:
         raise RecordError(f"{path}: no complete records")
     spec_path = d / SPEC_FILE
@@ -242,7 +256,11 @@ def write_report(directory: str | Path) -> Path:
         if others
         else ""
     )
-    parts = [_header(d), note, format_table(rows), format_gap(rows), format_latency(records)]
+    _, duplicates = dedupe(load(d / RECORDS_FILE))
+    if duplicates:
+        note += f" {duplicates} duplicate records (a key recorded twice) are left out; the first of each counts."
+    parts = [_header(d), note.strip(), format_table(rows), format_failures(records), format_gap(rows)]
+    parts.append(format_latency(records))
     parts += ["![cost-compliance Pareto front](pareto.png)", "![SCM by agent](scm.png)"]
     text = "\n\n".join(p for p in parts if p)
     out = d / "report.md"

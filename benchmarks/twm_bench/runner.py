@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
+import traceback
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,7 @@ from twm_gym.core.kpi import Utility
 from twm_gym.core.params import Scenario
 from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
-from twm_gym.core.twin import BudgetExceededError, Twin, simulate
+from twm_gym.core.twin import Twin, simulate
 from twm_gym.envs.slicing import SlicingEnv
 from twm_gym.scenarios import load_scenario
 
@@ -73,8 +75,69 @@ class EpisodeResult:
     utility: float | None = None
     sim_calls: int = 0  # twin calls the agent made during the episode (reset and acting)
     decision_s: float = 0.0  # wall time inside the agent (reset + act), s
-    error: str | None = None  # why the episode has no KPIs (e.g. the agent exceeded its budget)
+    error: str | None = None  # why the episode has no KPIs (the agent raised, timed out, exceeded its budget, ...)
     metrics: dict[str, float] = field(default_factory=dict)  # the agent's own numbers (Agent.metrics)
+
+
+class EpisodeTimeout(Exception):
+    """The agent used more than the episode's wall-time limit."""
+
+
+class InvalidAction(ValueError):
+    """The agent's action was refused by the environment."""
+
+
+_INTERRUPTED = threading.Event()  # set by a SIGINT the harness received (not one an agent raised)
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigint_marks_interrupt() -> Iterator[None]:
+    """Within the block, a SIGINT (Ctrl-C) is told apart from a ``KeyboardInterrupt`` an agent raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise EpisodeTimeout("the episode's wall-time limit passed")
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`EpisodeTimeout` inside the block after ``seconds`` of wall time (SIGALRM).
+
+    Only in a process's main thread (where Python delivers signals); elsewhere, and with ``None``,
+    no limit.
+    """
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(float(seconds), 1e-3))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def describe_failure(exc: BaseException, where: str) -> str:
+    """An error record's text: the exception, where it happened, and the last frames of its traceback."""
+    if isinstance(exc, KeyboardInterrupt) and _INTERRUPTED.is_set():
+        raise exc  # the harness was interrupted: not the agent's failure
+    frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    tail = "".join(frames[-4:]).rstrip()
+    return f"{type(exc).__name__}: {exc} ({where})\n{tail[-1500:]}"
 
 
 def run_episode(
@@ -85,11 +148,16 @@ def run_episode(
     rng: np.random.Generator,
     episode: int = 0,
     utility: Utility | None = None,
+    timeout_s: float | None = None,
+    agent_name: str = "",
 ) -> EpisodeResult:
     """Play evaluation episode ``seed`` of ``scenario`` with ``agent``; its twin calls are metered by ``twin``.
 
-    An agent that asks its twin for more than its budget ends the episode with the error recorded
-    (``BudgetExceededError``), not a crash of the run.
+    Whatever the agent does wrong ends the episode with an error recorded, never the run: it
+    raises (any exception, ``SystemExit`` and ``KeyboardInterrupt`` included, unless the harness
+    itself was interrupted), exceeds its twin budget (``BudgetExceededError``), answers with an
+    action the env refuses (``InvalidAction``) or runs past ``timeout_s`` seconds of wall time
+    (``EpisodeTimeout``). The error names the agent, the scenario, the seed and the step.
     """
     env = SlicingEnv(scenario, action_mode="shares")  # agents answer with shares (twm_agents.base.Action)
     obs, _ = env.reset(options={"exo_seed": evaluation_exo_seed(scenario, seed)})
@@ -103,21 +171,28 @@ def run_episode(
     result = EpisodeResult()
     calls0 = twin.calls_used
     info: dict[str, Any] = {}
+    step = 0
     try:
-        start = time.perf_counter()
-        agent.reset(context)
-        result.decision_s += time.perf_counter() - start
-        done = False
-        while not done:
+        with time_limit(timeout_s):
             start = time.perf_counter()
-            action = agent.act(obs)
+            agent.reset(context)
             result.decision_s += time.perf_counter() - start
-            obs, _, terminated, truncated, info = env.step(action)
-            done = terminated or truncated
-    except BudgetExceededError as exc:
-        result.error = f"BudgetExceededError: {exc}"
+            done = False
+            while not done:
+                start = time.perf_counter()
+                action = agent.act(obs)
+                result.decision_s += time.perf_counter() - start
+                try:
+                    obs, _, terminated, truncated, info = env.step(action)
+                except ValueError as exc:
+                    raise InvalidAction(str(exc)) from exc
+                done = terminated or truncated
+                step += 1
+            result.metrics = {k: float(v) for k, v in agent.metrics().items()}
+    except BaseException as exc:
+        where = f"agent {agent_name or type(agent).__name__}, scenario {scenario.name}, seed {seed}, step {step}"
+        result.error = describe_failure(exc, where)
     result.sim_calls = twin.calls_used - calls0
-    result.metrics = {k: float(v) for k, v in agent.metrics().items()}
     if result.error is None:
         result.kpis = dict(info["episode_kpis"])
         u = utility or Utility()
@@ -142,6 +217,7 @@ def run_unit(
     out: str | None = None,
     on_record: Callable[[Record], None] | None = None,
     agent: Agent | None = None,
+    timeout_s: float | None = None,
 ) -> list[Record]:
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
@@ -150,21 +226,27 @@ def run_unit(
     agents' seed domain) are built here and each episode gets ``episode_generator``'s generator, so
     a unit gives the same records in any process.
     Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
-    Records are appended to ``out`` as each episode ends when given, and returned.
+    Records are appended to ``out`` as each episode ends when given, and returned. An agent that
+    cannot be built or prepared gets an error record for every seed; one that fails an episode
+    gets an error record for it (:func:`run_episode`), and the unit goes on.
     """
     scenario = load_scenario(scenario_name)
     card = ScenarioCard.of(scenario)
-    agent = agent if agent is not None else make_agent(agent_spec)
     twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
     records: list[Record] = []
-    prep_error = None
+    player: Agent | None = None  # None: it could not be built or prepared
+    prep_error = ""
     start = time.perf_counter()
     try:
-        agent.prepare(_context(card, twin, episode_generator(agent_seed, scenario_name, None), episode=-1))
-    except BudgetExceededError as exc:
-        prep_error = f"BudgetExceededError in prepare: {exc}"
+        with time_limit(timeout_s):
+            built = agent if agent is not None else make_agent(agent_spec)
+            built.prepare(_context(card, twin, episode_generator(agent_seed, scenario_name, None), episode=-1))
+            player = built
+    except BaseException as exc:
+        prep_error = describe_failure(exc, f"agent {agent_spec}, scenario {scenario_name}, building or prepare")
     prep_s, prep_calls = time.perf_counter() - start, twin.calls_used
-    lib = card.library if agent.uses_true_seed else None
+    reference = player is not None and bool(player.uses_true_seed)
+    lib = card.library if reference else None
     for episode, seed in enumerate(seeds):
         rec = Record(
             agent=agent_spec,
@@ -173,16 +255,18 @@ def run_unit(
             config_hash=config_hash,
             prep_calls=prep_calls,
             prep_s=prep_s,
-            reference=agent.uses_true_seed,
+            reference=reference,
         )
-        if prep_error is not None:
+        if player is None:
             rec.error = prep_error
         else:
             if lib is not None:  # the oracle: every library policy on the true episode, in hindsight
                 truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed)))
-                agent.choose(truth.utility)  # type: ignore[attr-defined]
+                player.choose(truth.utility)  # type: ignore[attr-defined]
             rng = episode_generator(agent_seed, scenario_name, seed)
-            res = run_episode(agent, scenario, seed, twin, rng, episode=episode)
+            res = run_episode(
+                player, scenario, seed, twin, rng, episode=episode, timeout_s=timeout_s, agent_name=agent_spec
+            )
             rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error, rec.metrics = (
                 res.kpis,
                 res.utility,
@@ -208,12 +292,16 @@ def run(
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
+    timeout_s: float | None = None,
 ) -> Path:
     """Run ``spec`` into ``out_dir`` (``records.jsonl`` + ``spec.json``), skipping finished keys.
 
     ``workers > 1`` runs (agent, scenario) units in that many local processes; ``backend="ray"``
     runs them as Ray tasks (``address`` of a cluster, or a local Ray). Records are identical
-    whichever way they run (timings aside). Returns the records file.
+    whichever way they run (timings aside). ``timeout_s`` limits each episode's wall time (and each
+    agent's building and preparation). Ctrl-C stops the workers at once (they die with this
+    process, too) and raises ``KeyboardInterrupt`` with every finished record written. Returns the
+    records file.
     """
     if backend not in ("local", "ray"):
         raise SpecError(f"backend: {backend!r} is not one of ['local', 'ray']")
@@ -239,20 +327,49 @@ def run(
     bar = tqdm(total=episodes, unit="episode", disable=quiet, file=sys.stderr, dynamic_ncols=True)
     with bar:
         if backend == "ray":
-            _run_ray(units, path, address, bar)
+            _run_ray(units, path, address, bar, timeout_s)
         elif workers == 1 or len(units) <= 1:
-            with one_torch_thread():
+            with one_torch_thread(), sigint_marks_interrupt():
                 for unit in units:
                     bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
-                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update())
+                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update(), timeout_s=timeout_s)
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=one_thread_per_process) as pool:
-                futures = {pool.submit(run_unit, *unit, out=str(path)): unit for unit in units}
-                for future in as_completed(futures):
-                    bar.update(len(future.result()))
-                    bar.set_postfix_str(f"{futures[future][0]} on {futures[future][1]} done")
+            pool = ctx.Pool(processes=workers, initializer=worker_init)
+            try:
+                jobs = [(unit, str(path), timeout_s) for unit in units]
+                for unit, n in pool.imap_unordered(_pool_unit, jobs):
+                    bar.update(n)
+                    bar.set_postfix_str(f"{unit[0]} on {unit[1]} done")
+                pool.close()
+            except BaseException:
+                pool.terminate()  # SIGTERM to every worker now, not after their units finish
+                raise
+            finally:
+                pool.join()
     return path
+
+
+def _pool_unit(job: tuple[tuple[Any, ...], str, float | None]) -> tuple[tuple[Any, ...], int]:
+    unit, out, timeout_s = job
+    agent, scenario, seeds, calls, agent_seed, config, skip = unit
+    return unit, len(run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s))
+
+
+def worker_init() -> None:
+    """Worker initializer: one thread each (:func:`one_thread_per_process`), SIGINT left to the
+    parent (which terminates the pool), and death with the parent (Linux ``PR_SET_PDEATHSIG``), so
+    no orphan goes on appending records after the run was killed."""
+    one_thread_per_process()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 def one_thread_per_process() -> None:
@@ -283,7 +400,9 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, bar: tqdm[Any]) -> None:
+def _run_ray(
+    units: list[tuple[Any, ...]], path: Path, address: str | None, bar: tqdm[Any], timeout_s: float | None
+) -> None:
     try:
         import ray
     except ImportError as exc:
@@ -293,7 +412,7 @@ def _run_ray(units: list[tuple[Any, ...]], path: Path, address: str | None, bar:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(run_unit)
-        refs = {task.remote(*unit): unit for unit in units}  # workers return records; the driver writes
+        refs = {task.remote(*unit, timeout_s=timeout_s): unit for unit in units}  # the driver writes
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

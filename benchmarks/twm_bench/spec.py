@@ -73,6 +73,9 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not self.agents:
             raise SpecError("agents: at least one agent is needed")
+        repeated = sorted({a for a in self.agents if self.agents.count(a) > 1})
+        if repeated:
+            raise SpecError(f"agents: {repeated} named more than once; records are keyed by agent name")
         for agent in self.agents:
             try:
                 resolve(agent)

@@ -18,3 +18,111 @@ class Greedy(Agent):
 
     def act(self, observation):
         return np.full(self.ctx.card.layout.action_size, 0.25, dtype=np.float32)
+
+
+class _Fault(Agent):
+    """Plays uniform shares, and fails where its class says (``fail_in``) on the second step or call."""
+
+    fail_in = ""
+
+    def _maybe_fail(self, where: str) -> None:
+        if where == self.fail_in:
+            self.fail()
+
+    def fail(self) -> None:
+        raise RuntimeError(f"injected fault in {self.fail_in}")
+
+    def prepare(self, context) -> None:
+        self._maybe_fail("prepare")
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        self._maybe_fail("reset")
+
+    def act(self, observation):
+        self._t += 1
+        if self._t == 2:
+            self._maybe_fail("act")
+        return np.full(self.ctx.card.layout.action_size, 1 / 3, dtype=np.float32)
+
+    def metrics(self):
+        self._maybe_fail("metrics")
+        return {"nan_metric": float("nan")}
+
+
+class RaisesInPrepare(_Fault):
+    fail_in = "prepare"
+
+
+class RaisesInReset(_Fault):
+    fail_in = "reset"
+
+
+class RaisesInAct(_Fault):
+    fail_in = "act"
+
+
+class RaisesInMetrics(_Fault):
+    fail_in = "metrics"
+
+
+class ExitsInAct(_Fault):
+    fail_in = "act"
+
+    def fail(self) -> None:
+        raise SystemExit(3)
+
+
+class InterruptsInAct(_Fault):
+    fail_in = "act"
+
+    def fail(self) -> None:
+        raise KeyboardInterrupt
+
+
+class HangsInAct(_Fault):
+    fail_in = "act"
+
+    def fail(self) -> None:
+        import time
+
+        time.sleep(3600)
+
+
+class NaNAction(_Fault):
+    def act(self, observation):
+        a = super().act(observation)
+        a[4] = np.nan
+        return a
+
+
+class WrongShape(_Fault):
+    def act(self, observation):
+        return np.full(7, 0.3, dtype=np.float32)
+
+
+class FailsToBuild(Agent):
+    def __init__(self) -> None:
+        super().__init__()
+        raise OSError("checkpoint file is unreadable")
+
+    def act(self, observation):  # pragma: no cover - never built
+        raise AssertionError
+
+
+class ZeroesTheWorld(_Fault):
+    """Writes the shared world (compiled demand, candidate library) to change later agents' episodes."""
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        context.card.layout.comp.base_demand[:] = 0.0
+
+
+class SlowUniform(_Fault):
+    """Uniform shares, slowly: a run of these takes long enough to be interrupted."""
+
+    def act(self, observation):
+        import time
+
+        time.sleep(0.05)
+        return super().act(observation)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,9 +65,25 @@ class Compiled:
         return np.stack([x, y], axis=-1).astype(np.float32)
 
 
+def read_only(record: Any) -> Any:
+    """``record`` with every numpy array among its dataclass fields (nested ones too) made read-only.
+
+    Compiled arrays are cached and shared by every simulation of the scenario in the process, the
+    agents' twins included: writing one would change the world of every later episode, so writing
+    raises ``ValueError: assignment destination is read-only``.
+    """
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            read_only(value)
+    return record
+
+
 @functools.lru_cache(maxsize=32)
 def compile_scenario(scenario: Scenario) -> Compiled:
-    """Compile (and cache per parameter set) the static arrays of ``scenario``."""
+    """Compile (and cache per parameter set) the static arrays of ``scenario``; they are read-only."""
     city, tr, dem, sim = scenario.city, scenario.transport, scenario.demand, scenario.sim
     field = compile_field(city)
     routing = RoutingTable(tr)
@@ -97,32 +115,34 @@ def compile_scenario(scenario: Scenario) -> Compiled:
     node_xy32 = node_xy.astype(np.float32)
     poly = np.asarray(city.corridor, dtype=np.float64)
     seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
-    return Compiled(
-        scenario=scenario,
-        field=field,
-        routing=routing,
-        zones=zones,
-        base_demand=base_demand,
-        profile=profile.astype(np.float32),
-        cell_xy=cell_xy,
-        cell_node=cell_node,
-        node_cell=node_cell,
-        node_xy=node_xy32,
-        link_src=link_src,
-        link_mbps=np.array([lk.capacity_gbps * 1000.0 for lk in tr.links], dtype=np.float32),
-        base_density=base_density,
-        nominal_capacity=nominal_capacity[0],
-        intact_route=intact_route[0],
-        intact_route_t=np.ascontiguousarray(intact_route[0].T),
-        cell_link=node_cell @ intact_route[0],
-        cell_link_t=np.ascontiguousarray((node_cell @ intact_route[0]).T),
-        cell_node_t=np.ascontiguousarray(node_cell.T),
-        grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
-        burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
-        burst_offset=(np.arange(3, dtype=np.intp) * 2**16)[:, None, None],
-        hospital_xy=np.asarray(city.hospital_center, dtype=np.float32),
-        link_xy=node_xy32[np.maximum(link_src, 0)],
-        link_is_access=(link_src >= 0).astype(np.float32),
-        corridor_xy=poly,
-        corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
+    return read_only(
+        Compiled(
+            scenario=scenario,
+            field=field,
+            routing=routing,
+            zones=zones,
+            base_demand=base_demand,
+            profile=profile.astype(np.float32),
+            cell_xy=cell_xy,
+            cell_node=cell_node,
+            node_cell=node_cell,
+            node_xy=node_xy32,
+            link_src=link_src,
+            link_mbps=np.array([lk.capacity_gbps * 1000.0 for lk in tr.links], dtype=np.float32),
+            base_density=base_density,
+            nominal_capacity=nominal_capacity[0],
+            intact_route=intact_route[0],
+            intact_route_t=np.ascontiguousarray(intact_route[0].T),
+            cell_link=node_cell @ intact_route[0],
+            cell_link_t=np.ascontiguousarray((node_cell @ intact_route[0]).T),
+            cell_node_t=np.ascontiguousarray(node_cell.T),
+            grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
+            burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
+            burst_offset=(np.arange(3, dtype=np.intp) * 2**16)[:, None, None],
+            hospital_xy=np.asarray(city.hospital_center, dtype=np.float32),
+            link_xy=node_xy32[np.maximum(link_src, 0)],
+            link_is_access=(link_src >= 0).astype(np.float32),
+            corridor_xy=poly,
+            corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
+        )
     )
