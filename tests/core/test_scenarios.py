@@ -33,8 +33,8 @@ def test_registry__unknown_field_is_named_with_valid_choices() -> None:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("failures", "prob"), 1.5, "failures.prob is 1.5; must be a probability"),
-        (("sim", "horizon"), 0, "sim.horizon is 0; must be >= 1"),
+        (("failures", "prob"), 1.5, r"scenario.failures.prob: 1.5 is out of range; valid: \[0, 1\]"),
+        (("sim", "horizon"), 0, r"scenario.sim.horizon: 0 is out of range; valid: \[1, 1000\]"),
         (("transport", "hub"), "N9", "transport.hub is 'N9'; valid: N0, N1, N2"),
         (("family",), "storm", "family is 'storm'; valid: hotspot, wave, none"),
         (("demand", "ar_sigma"), "x", "demand.ar_sigma: expected a finite number"),

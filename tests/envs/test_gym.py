@@ -109,6 +109,9 @@ def test_exo_seed__fixes_the_exogenous_world_whatever_the_agent_seed() -> None:
     np.testing.assert_array_equal(first, env.step(a)[0]["egw_demand"])
     with pytest.raises(ValueError, match="unknown reset options"):
         env.reset(options={"exo_sed": 1})
+    for bad in ("abc", -1, 1.5, 2**63):
+        with pytest.raises(ValueError, match=r"options\['exo_seed'\] must be non-negative integers below 2\*\*63"):
+            env.reset(options={"exo_seed": bad})
 
 
 @pytest.mark.parametrize(

@@ -202,12 +202,26 @@ class Layout:
 
 
 def exo_seed_option(options: dict[str, Any] | None) -> Any:
-    """The ``exo_seed`` of ``reset(options=...)`` (None when absent); any other key is an error."""
+    """The ``exo_seed`` of ``reset(options=...)`` (None when absent), checked; any other key is an error."""
     options = options or {}
     unknown = set(options) - {"exo_seed"}
     if unknown:
         raise ValueError(f"unknown reset options {sorted(unknown)}; valid: ['exo_seed']")
-    return options.get("exo_seed")
+    return check_exo_seeds(options.get("exo_seed"))
+
+
+def check_exo_seeds(value: Any) -> Any:
+    """``value`` (an exogenous seed or an array of them; ``None`` passes), or ``ValueError`` naming
+    ``options['exo_seed']`` and the valid range: integers in [0, 2**63)."""
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value)
+    except (OverflowError, ValueError):
+        arr = np.asarray([], dtype=object)
+    if arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < 0 or int(arr.max()) >= 2**63:
+        raise ValueError(f"options['exo_seed'] must be non-negative integers below 2**63, got {value!r}")
+    return value
 
 
 @functools.lru_cache(maxsize=32)

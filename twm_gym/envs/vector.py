@@ -33,7 +33,7 @@ from twm_gym.core.kpi import StepKPIs, step_kpis
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.shard import ShardedSimulation, concat
 from twm_gym.core.sim import Simulation, Transition
-from twm_gym.envs.layout import Observer, check_action_mode, layout_for
+from twm_gym.envs.layout import Observer, check_action_mode, check_exo_seeds, layout_for
 from twm_gym.envs.reward import Reward, RewardFn
 from twm_gym.render import RENDER_MODES, HumanWindow, check_render_mode
 from twm_gym.scenarios import load_scenario
@@ -114,7 +114,7 @@ class SlicingVectorEnv(VectorEnv[dict[str, Any], NDArray[Any], NDArray[Any]]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         options = dict(options or {})
         mask = self._reset_mask(options.pop("reset_mask", None))
-        exo = options.pop("exo_seed", None)
+        exo = check_exo_seeds(options.pop("exo_seed", None))
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; valid: ['exo_seed', 'reset_mask']")
         rows = np.flatnonzero(mask)
