@@ -37,9 +37,9 @@ def _with(path: tuple, value) -> dict:
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        (("city", "radio", "bandwidth_mhz"), -100.0, r"radio.bandwidth_mhz: -100.0 is out of range; valid: \(0, 10000\]"),
+        (("city", "radio", "bandwidth_mhz"), -100.0, r"bandwidth_mhz: -100.0 is out of range; valid: \(0, 10000\]"),
         (("sim", "radio_buffer_mbit"), [40.0, -1.0, 40.0], r"sim.radio_buffer_mbit\[1\]: -1.0 is out of range"),
-        (("transport", "buffer_mbit"), [0.0, 1.0, 60.0], r"transport.buffer_mbit\[0\]: 0.0 is out of range; valid: \(0,"),
+        (("transport", "buffer_mbit"), [0.0, 1.0, 60.0], r"buffer_mbit\[0\]: 0.0 is out of range; valid: \(0,"),
         (("sla", "loss_ceiling"), [0.25, -0.1, 0.2], r"scenario.sla.loss_ceiling\[1\]: -0.1 is out of range"),
         (("sla", "d99_ceiling_ms"), 0.0, r"scenario.sla.d99_ceiling_ms: 0.0 is out of range"),
         (("cost", "switch_weight"), -0.5, r"scenario.cost.switch_weight: -0.5 is out of range; valid: \[0, 100\]"),
