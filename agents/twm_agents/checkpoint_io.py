@@ -10,10 +10,12 @@ the reason. The FWM (``agents/twm_agents/fwm``) and the CDWM (``agents/twm_agent
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,28 @@ _CAL_PREFIX = "cal_"
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: missing, tampered, or made for another layout or city."""
+
+
+@contextlib.contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Within the block, any failure to make sense of checkpoint ``path`` becomes a :class:`CheckpointError`.
+
+    Model loaders build from the checkpoint's JSON and tensors; a file with a consistent digest can
+    still hold a missing key, a wrong type or a tensor of the wrong shape.
+    """
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: unusable checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def check_finite(tensors: dict[str, torch.Tensor], where: str) -> None:
+    """``CheckpointError`` naming the first floating-point tensor with a NaN or infinite entry."""
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{where}: tensor {key!r} has non-finite values (NaN or inf)")
 
 
 def paths(path: str | Path) -> tuple[Path, Path]:
@@ -69,6 +93,7 @@ def save(
     weights, meta_path = paths(path)
     tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
     tensors.update({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in calibration.items()})
+    check_finite(tensors, f"{weights} (not written)")  # a diverged training run is not a checkpoint
     _atomic_write(weights, lambda tmp: save_file(tensors, tmp, metadata={"format": fmt}))
     record = {
         "format": fmt,
@@ -90,8 +115,10 @@ def load(
             raise CheckpointError(f"checkpoint file {p} does not exist")
     try:
         meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{meta_path}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{meta_path}: top level is a {type(meta).__name__}, expected an object")
     if meta.get("format") != fmt:
         raise CheckpointError(f"{meta_path}: format {meta.get('format')!r}, expected {fmt!r}")
     digest = _sha256(weights)
@@ -106,7 +133,11 @@ def load(
                 f"{meta_path}: {key} {meta.get(key)} do not match this version's {expected}; retrain with "
                 "`twm-bench train`"
             )
-    tensors = load_file(weights)
+    try:
+        tensors = load_file(weights)
+    except Exception as exc:  # safetensors raises its own error type for a corrupt file
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
+    check_finite(tensors, str(weights))
     calibration = {k: v.numpy() for k, v in tensors.items() if k.startswith(_CAL_PREFIX)}
     state = {k: v for k, v in tensors.items() if not k.startswith(_CAL_PREFIX)}
     return state, calibration, meta

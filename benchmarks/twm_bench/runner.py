@@ -356,6 +356,11 @@ def _pool_unit(job: tuple[tuple[Any, ...], str, float | None]) -> tuple[tuple[An
     return unit, len(run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s))
 
 
+def _ray_unit(unit: tuple[Any, ...], timeout_s: float | None) -> list[Record]:
+    agent, scenario, seeds, calls, agent_seed, config, skip = unit
+    return run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, timeout_s=timeout_s)
+
+
 def worker_init() -> None:
     """Worker initializer: one thread each (:func:`one_thread_per_process`), SIGINT left to the
     parent (which terminates the pool), and death with the parent (Linux ``PR_SET_PDEATHSIG``), so
@@ -411,8 +416,8 @@ def _run_ray(
     if started:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(run_unit)
-        refs = {task.remote(*unit, timeout_s=timeout_s): unit for unit in units}  # the driver writes
+        task = ray.remote(_ray_unit)
+        refs = {task.remote(unit, timeout_s): unit for unit in units}  # workers return records; the driver writes
         pending = list(refs)
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)

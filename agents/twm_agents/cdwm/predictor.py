@@ -236,17 +236,22 @@ class CDWMModel:
     @classmethod
     def load(cls, path: str | Path, device: str = "auto") -> CDWMModel:
         """Load a checkpoint (no pickle); raises :class:`~twm_agents.checkpoint_io.CheckpointError`."""
-        state, arrays, meta = checkpoint_io.load(path, FORMAT, _layout_names())
-        try:
-            shape = RSSMShape(**meta["shape"])
-        except (KeyError, TypeError) as exc:
-            raise checkpoint_io.CheckpointError(f"{path}: metadata has no valid model shape ({exc})") from exc
-        ensemble = CDWMEnsemble(shape)
-        try:
-            ensemble.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise checkpoint_io.CheckpointError(f"{path}: weights do not fit the model shape {shape}: {exc}") from exc
-        return cls(ensemble, KPIIntervals.from_arrays(arrays), ViolationCalibrator.from_arrays(arrays), meta, device)
+        with checkpoint_io.reading(path):
+            state, arrays, meta = checkpoint_io.load(path, FORMAT, _layout_names())
+            try:
+                shape = RSSMShape(**meta["shape"])
+            except (KeyError, TypeError) as exc:
+                raise checkpoint_io.CheckpointError(f"{path}: metadata has no valid model shape ({exc})") from exc
+            ensemble = CDWMEnsemble(shape)
+            try:
+                ensemble.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise checkpoint_io.CheckpointError(
+                    f"{path}: weights do not fit the model shape {shape}: {exc}"
+                ) from exc
+            return cls(
+                ensemble, KPIIntervals.from_arrays(arrays), ViolationCalibrator.from_arrays(arrays), meta, device
+            )
 
     @classmethod
     def default(cls, device: str = "auto", name: str = DEFAULT_CHECKPOINT) -> CDWMModel:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from twm_agents import checkpoint_io
 from twm_agents.conformal import FeatureIntervals
 from twm_agents.fwm import checkpoint
 from twm_agents.fwm.fields import field_geometry
@@ -129,24 +130,25 @@ class FieldModel:
     @classmethod
     def load(cls, path: str | Path, scenario: Scenario | None = None, device: str = "auto") -> FieldModel:
         """Load a checkpoint (no pickle); with ``scenario``, check it was trained on that city."""
-        state, calibration, meta = checkpoint.load(path)
-        try:
-            shape = ModelShape(**meta["shape"])
-        except (KeyError, TypeError) as exc:
-            raise checkpoint.CheckpointError(f"{path}: metadata has no valid model shape ({exc})") from exc
-        ensemble = FieldEnsemble(shape)
-        try:
-            ensemble.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise checkpoint.CheckpointError(f"{path}: weights do not fit the model shape {shape}: {exc}") from exc
-        if scenario is not None:
-            digest = checkpoint.geometry_digest(field_geometry(scenario))
-            if meta.get("geometry") != digest:
-                raise checkpoint.CheckpointError(
-                    f"{path}: trained on another city (geometry digest {str(meta.get('geometry'))[:12]}...) "
-                    f"than scenario {scenario.name!r} ({digest[:12]}...)"
-                )
-        return cls(ensemble, FeatureIntervals.from_arrays(calibration), meta, device=device)
+        with checkpoint_io.reading(path):
+            state, calibration, meta = checkpoint.load(path)
+            try:
+                shape = ModelShape(**meta["shape"])
+            except (KeyError, TypeError) as exc:
+                raise checkpoint.CheckpointError(f"{path}: metadata has no valid model shape ({exc})") from exc
+            ensemble = FieldEnsemble(shape)
+            try:
+                ensemble.load_state_dict(state, strict=True)
+            except RuntimeError as exc:
+                raise checkpoint.CheckpointError(f"{path}: weights do not fit the model shape {shape}: {exc}") from exc
+            if scenario is not None:
+                digest = checkpoint.geometry_digest(field_geometry(scenario))
+                if meta.get("geometry") != digest:
+                    raise checkpoint.CheckpointError(
+                        f"{path}: trained on another city (geometry digest {str(meta.get('geometry'))[:12]}...) "
+                        f"than scenario {scenario.name!r} ({digest[:12]}...)"
+                    )
+            return cls(ensemble, FeatureIntervals.from_arrays(calibration), meta, device=device)
 
     @classmethod
     def default(cls, scenario: Scenario | None = None, device: str = "auto") -> FieldModel:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from twm_agents.checkpoint_io import CheckpointError, load, save
+from twm_agents.checkpoint_io import CheckpointError, load, reading, save
 
 FORMAT = "twm-sb3-policy/1"
 
@@ -71,19 +71,20 @@ def load_policy(path: str | Path, device: str = "cpu") -> tuple[Any, dict[str, A
 
     Raises :class:`~twm_agents.checkpoint_io.CheckpointError` for a missing, tampered or foreign file.
     """
-    state, _, meta = load(path, FORMAT, {})
-    if meta.get("algo") not in ALGOS:
-        raise CheckpointError(f"{path}: algo {meta.get('algo')!r} is not one of {list(ALGOS)}")
-    obs_space = spaces.Box(0.0, 1.0, shape=(int(meta["observation_size"]),), dtype=np.float32)
-    act_space = spaces.Box(-1.0, 1.0, shape=(int(meta["action_size"]),), dtype=np.float32)
-    policy_class = algo_class(meta["algo"]).policy_aliases["MlpPolicy"]
-    kwargs: dict[str, Any] = {"net_arch": list(meta["net_arch"])}
-    if meta["algo"] == "ppo":
-        kwargs["log_std_init"] = float(meta["log_std_init"])
-    policy = policy_class(obs_space, act_space, lambda _: 0.0, **kwargs)
-    try:
-        policy.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the policy described in its JSON ({exc})") from exc
-    policy.set_training_mode(False)
-    return policy.to(device), meta
+    with reading(path):
+        state, _, meta = load(path, FORMAT, {})
+        if meta.get("algo") not in ALGOS:
+            raise CheckpointError(f"{path}: algo {meta.get('algo')!r} is not one of {list(ALGOS)}")
+        obs_space = spaces.Box(0.0, 1.0, shape=(int(meta["observation_size"]),), dtype=np.float32)
+        act_space = spaces.Box(-1.0, 1.0, shape=(int(meta["action_size"]),), dtype=np.float32)
+        policy_class = algo_class(meta["algo"]).policy_aliases["MlpPolicy"]
+        kwargs: dict[str, Any] = {"net_arch": list(meta["net_arch"])}
+        if meta["algo"] == "ppo":
+            kwargs["log_std_init"] = float(meta["log_std_init"])
+        policy = policy_class(obs_space, act_space, lambda _: 0.0, **kwargs)
+        try:
+            policy.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise CheckpointError(f"{path}: weights do not fit the policy described in its JSON ({exc})") from exc
+        policy.set_training_mode(False)
+        return policy.to(device), meta
