@@ -126,3 +126,12 @@ class SlowUniform(_Fault):
 
         time.sleep(0.05)
         return super().act(observation)
+
+
+class ForgesTheMeter(_Fault):
+    """Resets its twin's meter and raises its budget before spending it."""
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        context.twin.calls_used = 0
+        context.twin.budget = 10**9

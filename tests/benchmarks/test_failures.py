@@ -79,6 +79,11 @@ def test_world__is_read_only_so_a_writer_changes_nothing_for_the_next_agent(tmp_
         candidate_library(load_scenario("hotspot-id")).p[0, 0, 0, 0] = 1.0
 
 
+def test_meter__cannot_be_written_by_the_agent() -> None:
+    records = run_unit(H + "ForgesTheMeter", "tiny", [0], 4, 0, "h")
+    assert records[0].error.startswith("AttributeError") and "calls_used" in records[0].error.splitlines()[-1]
+
+
 def test_records__are_strict_json_and_deduplicated_by_key(tmp_path: Path) -> None:
     path = tmp_path / RECORDS_FILE
     rec = Record("a", "tiny", 0, "h", metrics={"x": float("nan"), "y": float("inf")}, utility=float("nan"))

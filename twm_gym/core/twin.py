@@ -210,10 +210,20 @@ class Twin:
         if budget is not None and budget < 0:
             raise ValueError(f"budget must be >= 0 or None, got {budget}")
         self.scenario = scenario
-        self.budget = budget
+        self._budget = budget
         self.utility = utility or Utility()
         self.seed_domain = seed_domain
-        self.calls_used = 0
+        self._calls_used = 0
+
+    @property
+    def budget(self) -> int | None:
+        """Simulator calls allowed in total (read-only: the meter is the harness's)."""
+        return self._budget
+
+    @property
+    def calls_used(self) -> int:
+        """Simulator calls charged so far (read-only)."""
+        return self._calls_used
 
     @property
     def remaining(self) -> int | None:
@@ -242,5 +252,5 @@ class Twin:
         if self.seed_domain is not None:
             seeds = domain_seeds(np.asarray(seeds).reshape(-1), self.seed_domain)
         out = simulate(self.scenario, p, b, seeds, start=start, record=record, utility=self.utility)
-        self.calls_used += n
+        self._calls_used += n
         return out
