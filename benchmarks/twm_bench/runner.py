@@ -101,6 +101,7 @@ def sigint_marks_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _INTERRUPTED.clear()
     before = signal.signal(signal.SIGINT, _on_sigint)
     try:
         yield
