@@ -17,7 +17,7 @@ def test_train_ppo__reports_the_untrained_policy_beside_uniform_and_what_trainin
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     returns = module.train_and_compare(timesteps=4_096, seed=0)
-    assert list(returns) == ["uniform 1/3", "random", "PPO untrained", "PPO after 4096 steps"]
+    assert list(returns) == ["uniform 1/3", "random", "PPO untrained", "PPO after 4096 steps"]  # 2 rollouts
     # the zero-mean untrained policy plays close to the uniform allocation (the relative form's centre)
     assert abs(returns["PPO untrained"] - returns["uniform 1/3"]) < 1.0, returns
     assert returns["random"] < returns["uniform 1/3"] - 5.0, returns
