@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         help="wall-time limit per episode and per agent preparation, s; past it the episode is an error record "
         "(default 600; 0: none)",
     )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="run every agent in a process of its own that never holds the evaluation environment",
+    )
     report = sub.add_parser("report", help="write the table and plots of a results directory")
     report.add_argument("directory")
     twin = sub.add_parser("twin", help="KPI table of reference library policies on the twin")
@@ -208,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with results_lock(args.out):
         try:
-            run(spec, args.out, args.workers, args.backend, args.address, args.quiet, timeout)
+            run(spec, args.out, args.workers, args.backend, args.address, args.quiet, timeout, args.strict)
         except KeyboardInterrupt:
             print("\ntwm-bench: interrupted; the finished episodes are recorded (rerun to complete)", file=sys.stderr)
             with contextlib.suppress(RecordError):

@@ -136,6 +136,11 @@ def describe_failure(exc: BaseException, where: str) -> str:
     """An error record's text: the exception, where it happened, and the last frames of its traceback."""
     if isinstance(exc, KeyboardInterrupt) and _INTERRUPTED.is_set():
         raise exc  # the harness was interrupted: not the agent's failure
+    from twm_bench.isolation import AgentFailure
+
+    if isinstance(exc, AgentFailure):  # raised in the agent's own process (strict mode): its text
+        first, _, tail = str(exc).partition("\n")
+        return f"{first} ({where})\n{tail}"
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
     tail = "".join(frames[-4:]).rstrip()
     return f"{type(exc).__name__}: {exc} ({where})\n{tail[-1500:]}"
@@ -219,6 +224,7 @@ def run_unit(
     on_record: Callable[[Record], None] | None = None,
     agent: Agent | None = None,
     timeout_s: float | None = None,
+    strict: bool = False,
 ) -> list[Record]:
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
@@ -229,7 +235,8 @@ def run_unit(
     Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
     Records are appended to ``out`` as each episode ends when given, and returned. An agent that
     cannot be built or prepared gets an error record for every seed; one that fails an episode
-    gets an error record for it (:func:`run_episode`), and the unit goes on.
+    gets an error record for it (:func:`run_episode`), and the unit goes on. ``strict`` runs the
+    agent in a process of its own (:mod:`twm_bench.isolation`).
     """
     scenario = load_scenario(scenario_name)
     card = ScenarioCard.of(scenario)
@@ -240,7 +247,14 @@ def run_unit(
     start = time.perf_counter()
     try:
         with time_limit(timeout_s):
-            built = agent if agent is not None else make_agent(agent_spec)
+            if agent is not None:
+                built = agent
+            elif strict:
+                from twm_bench.isolation import RemoteAgent
+
+                built = RemoteAgent(agent_spec, scenario_name)
+            else:
+                built = make_agent(agent_spec)
             built.prepare(_context(card, twin, episode_generator(agent_seed, scenario_name, None), episode=-1))
             player = built
     except BaseException as exc:
@@ -283,6 +297,8 @@ def run_unit(
         if on_record is not None:
             on_record(rec)
         records.append(rec)
+    if player is not None and hasattr(player, "close"):  # a strict-mode agent's process
+        player.close()
     return records
 
 
@@ -294,6 +310,7 @@ def run(
     address: str | None = None,
     quiet: bool = False,
     timeout_s: float | None = None,
+    strict: bool = False,
 ) -> Path:
     """Run ``spec`` into ``out_dir`` (``records.jsonl`` + ``spec.json``), skipping finished keys.
 
@@ -301,8 +318,8 @@ def run(
     runs them as Ray tasks (``address`` of a cluster, or a local Ray). Records are identical
     whichever way they run (timings aside). ``timeout_s`` limits each episode's wall time (and each
     agent's building and preparation). Ctrl-C stops the workers at once (they die with this
-    process, too) and raises ``KeyboardInterrupt`` with every finished record written. Returns the
-    records file.
+    process, too) and raises ``KeyboardInterrupt`` with every finished record written. ``strict``
+    runs every agent in a process of its own (:mod:`twm_bench.isolation`). Returns the records file.
     """
     if backend not in ("local", "ray"):
         raise SpecError(f"backend: {backend!r} is not one of ['local', 'ray']")
@@ -328,17 +345,17 @@ def run(
     bar = tqdm(total=episodes, unit="episode", disable=quiet, file=sys.stderr, dynamic_ncols=True)
     with bar:
         if backend == "ray":
-            _run_ray(units, path, address, bar, timeout_s)
+            _run_ray(units, path, address, bar, timeout_s)  # Ray tasks are processes of their own already
         elif workers == 1 or len(units) <= 1:
             with one_torch_thread(), sigint_marks_interrupt():
                 for unit in units:
                     bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
-                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update(), timeout_s=timeout_s)
+                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update(), timeout_s=timeout_s, strict=strict)
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
             pool = ctx.Pool(processes=workers, initializer=worker_init)
             try:
-                jobs = [(unit, str(path), timeout_s) for unit in units]
+                jobs = [(unit, str(path), timeout_s, strict) for unit in units]
                 for unit, n in pool.imap_unordered(_pool_unit, jobs):
                     bar.update(n)
                     bar.set_postfix_str(f"{unit[0]} on {unit[1]} done")
@@ -351,10 +368,13 @@ def run(
     return path
 
 
-def _pool_unit(job: tuple[tuple[Any, ...], str, float | None]) -> tuple[tuple[Any, ...], int]:
-    unit, out, timeout_s = job
+def _pool_unit(job: tuple[tuple[Any, ...], str, float | None, bool]) -> tuple[tuple[Any, ...], int]:
+    unit, out, timeout_s, strict = job
     agent, scenario, seeds, calls, agent_seed, config, skip = unit
-    return unit, len(run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s))
+    records = run_unit(
+        agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s, strict=strict
+    )
+    return unit, len(records)
 
 
 def _ray_unit(unit: tuple[Any, ...], timeout_s: float | None) -> list[Record]:
@@ -368,6 +388,14 @@ def worker_init() -> None:
     no orphan goes on appending records after the run was killed."""
     one_thread_per_process()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Pool workers are daemonic, and multiprocessing refuses children to a daemonic process; strict
+    # mode's agent processes are children of the worker (and die with it: see _serve_agent).
+    multiprocessing.current_process()._config["daemon"] = False  # type: ignore[attr-defined]
+    die_with_parent()
+
+
+def die_with_parent() -> None:
+    """On Linux, have the kernel kill this process when its parent dies (``PR_SET_PDEATHSIG``)."""
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         import ctypes

@@ -135,3 +135,30 @@ class ForgesTheMeter(_Fault):
         super().reset(context)
         context.twin.calls_used = 0
         context.twin.budget = 10**9
+
+
+class LooksForTheEpisode(_Fault):
+    """Walks the interpreter's objects for the live evaluation env (and its exogenous seed), as a cheat would."""
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        import gc
+        import warnings
+
+        from twm_gym.envs.slicing import SlicingEnv
+
+        with warnings.catch_warnings():  # isinstance() on every object wakes deprecated lazy attributes
+            warnings.simplefilter("ignore")
+            self.found = [o for o in gc.get_objects() if isinstance(o, SlicingEnv) and o.exo_seed is not None]
+
+    def metrics(self):
+        return {"live_envs_found": float(len(self.found))}
+
+
+class ExitsTheProcess(_Fault):
+    fail_in = "act"
+
+    def fail(self) -> None:
+        import os
+
+        os._exit(7)
