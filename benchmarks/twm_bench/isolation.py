@@ -24,37 +24,25 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from twm_agents.base import Action, Agent, EpisodeContext, Observation, ScenarioCard
-from twm_gym.core.twin import BudgetExceededError, Rollout
+from twm_gym.core.twin import BudgetExceededError, Meter, Rollout
 
 
 class AgentFailure(Exception):
     """The agent's process raised; the text is its exception and traceback tail."""
 
 
-class TwinClient:
+class TwinClient(Meter):
     """The agent-side twin of strict mode: :meth:`rollout` asks the harness, which meters it."""
 
     def __init__(self, conn: Connection, budget: int | None, used: int) -> None:
-        self._conn, self._budget, self._used = conn, budget, used
-
-    @property
-    def budget(self) -> int | None:
-        return self._budget
-
-    @property
-    def calls_used(self) -> int:
-        return self._used
-
-    @property
-    def remaining(self) -> int | None:
-        return None if self._budget is None else self._budget - self._used
+        self._conn, self._budget, self._calls_used = conn, budget, used
 
     def rollout(self, p: ArrayLike, b: ArrayLike, seeds: ArrayLike, start: Any = None, record: bool = False) -> Rollout:
         self._conn.send(("rollout", (np.asarray(p), np.asarray(b), np.asarray(seeds), start, record)))
         kind, payload = self._conn.recv()
         if kind == "budget":
             raise BudgetExceededError(payload)
-        out, self._used = payload
+        out, self._calls_used = payload
         return out  # type: ignore[no-any-return]
 
     def snapshot(self) -> Any:

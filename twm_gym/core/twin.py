@@ -188,7 +188,30 @@ def _run(
     return sim.kpis(), traj
 
 
-class Twin:
+class Meter:
+    """The read side of a simulator-call meter: ``budget``, ``calls_used`` and ``remaining`` have no
+    setters (the meter is the harness's). :class:`Twin` and strict mode's twin client share it."""
+
+    _budget: int | None = None
+    _calls_used: int = 0
+
+    @property
+    def budget(self) -> int | None:
+        """Simulator calls allowed in total, or ``None`` when unmetered."""
+        return self._budget
+
+    @property
+    def calls_used(self) -> int:
+        """Simulator calls charged so far."""
+        return self._calls_used
+
+    @property
+    def remaining(self) -> int | None:
+        """Calls left, or ``None`` when unmetered."""
+        return None if self._budget is None else self._budget - self._calls_used
+
+
+class Twin(Meter):
     """A metered twin: :func:`simulate` with a simulator-call budget.
 
     Args:
@@ -214,21 +237,6 @@ class Twin:
         self.utility = utility or Utility()
         self.seed_domain = seed_domain
         self._calls_used = 0
-
-    @property
-    def budget(self) -> int | None:
-        """Simulator calls allowed in total (read-only: the meter is the harness's)."""
-        return self._budget
-
-    @property
-    def calls_used(self) -> int:
-        """Simulator calls charged so far (read-only)."""
-        return self._calls_used
-
-    @property
-    def remaining(self) -> int | None:
-        """Calls left, or ``None`` when unmetered."""
-        return None if self.budget is None else self.budget - self.calls_used
 
     def rollout(
         self,
