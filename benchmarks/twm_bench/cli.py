@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run every agent in a process of its own that never holds the evaluation environment",
     )
+    run.add_argument(
+        "--sealed",
+        action="store_true",
+        help="draw the episodes under a secret key (kept in the results folder as .twm-bench.key) that no agent "
+        "can learn; implies --strict",
+    )
+    run.add_argument("--key-file", help="a sealed run's key, to reproduce its records (implies --sealed)")
     report = sub.add_parser("report", help="write the table and plots of a results directory")
     report.add_argument("directory")
     twin = sub.add_parser("twin", help="KPI table of reference library policies on the twin")
@@ -203,6 +210,8 @@ def _run(args: argparse.Namespace) -> int:
         changes["seeds"] = tuple(range(args.seeds))
     if args.budget is not None:
         changes["budget"] = args.budget
+    if args.sealed or args.key_file:
+        changes["sealed"] = True
     if changes:
         spec = dataclasses.replace(spec, **changes)  # validated again
     from twm_bench.records import results_lock
@@ -213,7 +222,17 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with results_lock(args.out):
         try:
-            run(spec, args.out, args.workers, args.backend, args.address, args.quiet, timeout, args.strict)
+            run(
+                spec,
+                args.out,
+                args.workers,
+                args.backend,
+                args.address,
+                args.quiet,
+                timeout,
+                args.strict,
+                key_file=args.key_file,
+            )
         except KeyboardInterrupt:
             print("\ntwm-bench: interrupted; the finished episodes are recorded (rerun to complete)", file=sys.stderr)
             with contextlib.suppress(RecordError):

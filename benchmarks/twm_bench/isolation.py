@@ -6,10 +6,13 @@ its generator, and a :class:`TwinClient` whose rollouts and snapshots are reques
 serves, charges and answers. No object in the agent's process refers to the live episode, so
 frame walking, closures and writes to the meter reach nothing of it. An agent process that hangs
 past the episode's time limit, or dies, is stopped; the unit's remaining episodes are error
-records (a fresh agent would have missed its preparation).
+records (a fresh agent would have missed its preparation). Agent processes start from a fork
+server (:func:`agent_context`), so they hold none of the harness's memory either: a sealed run's
+key (:mod:`twm_bench.keys`) stays with the harness.
 
 What strict mode does not change: the agent's code can still import ``twm_gym`` and simulate on
-its own, unmetered, and the presets' evaluation seeds are public (docs/benchmark.md).
+its own, unmetered, and read the files its user can; under the public key, the episodes it plays
+can be replayed by anyone who knows their numbers (docs/benchmark.md).
 """
 
 from __future__ import annotations
@@ -29,6 +32,27 @@ from twm_gym.core.twin import BudgetExceededError, Meter, Rollout
 
 class AgentFailure(Exception):
     """The agent's process raised; the text is its exception and traceback tail."""
+
+
+PRELOAD = [
+    "torch",
+    "twm_bench.isolation",
+    "twm_agents.registry",
+    "twm_agents.baselines.simple",
+    "twm_agents.baselines.twin_search",
+    "twm_agents.llm.agent",
+    "twm_agents.twm",
+    "twm_agents.rl.agent",
+    "twm_agents.rl.marl",
+    "twm_gym.scenarios",
+]
+
+
+def agent_context() -> Any:
+    """The multiprocessing context agent processes start from: a fork server that preloads ``PRELOAD``."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
 
 
 class TwinClient(Meter):
@@ -107,13 +131,10 @@ class RemoteAgent(Agent):
 
     def __init__(self, agent_spec: str, scenario_name: str) -> None:
         super().__init__()
-        # Forked, not spawned: the harness's process has imported everything an agent needs, so a fork
-        # starts in milliseconds where a fresh interpreter takes seconds. The agent's process then
-        # changes only its own copy of that state, and the harness runs no agent code itself.
-        from twm_agents.registry import resolve
-
-        resolve(agent_spec)  # its module imported here (as validating the run's spec did), so the fork has it
-        ctx = multiprocessing.get_context("fork")
+        # Forked from a fork server: a fresh interpreter, started once per harness process, that has
+        # imported the built-in agents and nothing of the harness. An agent process then starts in
+        # milliseconds and holds none of the harness's memory: not the episode, not a sealed key.
+        ctx = agent_context()
         self._conn, child = ctx.Pipe()
         self._process = ctx.Process(target=_serve_agent, args=(child, agent_spec, scenario_name), daemon=True)
         self._process.start()

@@ -45,6 +45,7 @@ class Record:
     decision_s: float = 0.0  # wall time inside the agent during the episode, s
     prep_s: float = 0.0  # wall time of the preparation, s
     reference: bool = False  # the hindsight oracle: scored for regret, never ranked
+    eval_key: str = "public"  # id of the evaluation key (twm_bench.keys): "public" or a sealed run's
     metrics: dict[str, float] = field(default_factory=dict)  # Agent.metrics() after the episode
     error: str | None = None
 

@@ -1,11 +1,12 @@
 """Run one agent on one evaluation episode: the unit every harness backend executes.
 
-Evaluation episodes draw their exogenous world in their own seed domain (``EVAL_SEED_DOMAIN``,
-salted by the scenario name), agents' twins in theirs (``twm_agents.base.AGENT_SEED_DOMAIN``): no seed
-an agent can pass to its twin replays the episode it is scored on.
+An evaluation key (:mod:`twm_bench.keys`) maps each episode's public number to its exogenous seed
+and to the agent's generator. Evaluation episodes live in a seed domain of their own, agents'
+twins in theirs (``twm_agents.base.AGENT_SEED_DOMAIN``): no seed an agent can pass to its twin
+replays the episode it is scored on.
 
-Agents' own random numbers are *common* (``episode_generator``): every agent gets the same generator
-in the same (scenario, seed) episode, whatever its name and whichever episodes it played before. Two
+Agents' own random numbers are *common*: every agent gets the same generator in the same
+(scenario, seed) episode, whatever its name and whichever episodes it played before. Two
 configurations that draw alike then differ by their decisions alone, and an ablation's difference
 is the ablated layer's, not a different draw.
 """
@@ -20,7 +21,6 @@ import sys
 import threading
 import time
 import traceback
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from twm_agents.base import AGENT_SEED_DOMAIN, Agent, EpisodeContext, ScenarioCard
 from twm_agents.registry import make_agent
+from twm_bench.keys import PUBLIC, EvaluationKey
 from twm_bench.records import (
     RECORDS_FILE,
     SPEC_FILE,
@@ -43,28 +44,15 @@ from twm_bench.records import (
 from twm_bench.spec import RunSpec, SpecError
 from twm_gym.core.kpi import Utility
 from twm_gym.core.params import Scenario
-from twm_gym.core.rng import domain_seeds
 from twm_gym.core.sim import Simulation
 from twm_gym.core.twin import Twin, simulate
 from twm_gym.envs.slicing import SlicingEnv
 from twm_gym.scenarios import load_scenario
 
-EVAL_SEED_DOMAIN = 0x65766131
 
-
-def evaluation_exo_seed(scenario: Scenario, seed: int) -> int:
-    """The exogenous seed of evaluation episode ``seed`` of ``scenario``."""
-    domain = EVAL_SEED_DOMAIN ^ zlib.crc32(scenario.name.encode())
-    return int(domain_seeds([seed], domain)[0])
-
-
-def episode_generator(agent_seed: int, scenario_name: str, seed: int | None) -> np.random.Generator:
-    """The agent's generator for episode ``seed`` of ``scenario_name`` (``None``: for ``prepare``).
-
-    The same for every agent (common random numbers); it never touches the exogenous world.
-    """
-    episode = [0, 0] if seed is None else [1, seed]
-    return np.random.default_rng([agent_seed, zlib.crc32(scenario_name.encode()), *episode])
+def evaluation_exo_seed(scenario: Scenario, seed: int, key: EvaluationKey = PUBLIC) -> int:
+    """The exogenous seed of evaluation episode ``seed`` of ``scenario`` under ``key``."""
+    return key.exo_seed(scenario.name, seed)
 
 
 @dataclass
@@ -156,6 +144,7 @@ def run_episode(
     utility: Utility | None = None,
     timeout_s: float | None = None,
     agent_name: str = "",
+    key: EvaluationKey = PUBLIC,
 ) -> EpisodeResult:
     """Play evaluation episode ``seed`` of ``scenario`` with ``agent``; its twin calls are metered by ``twin``.
 
@@ -164,9 +153,10 @@ def run_episode(
     itself was interrupted), exceeds its twin budget (``BudgetExceededError``), answers with an
     action the env refuses (``InvalidAction``) or runs past ``timeout_s`` seconds of wall time
     (``EpisodeTimeout``). The error names the agent, the scenario, the seed and the step.
+    ``key`` maps ``seed`` to the episode's exogenous world.
     """
     env = SlicingEnv(scenario, action_mode="shares")  # agents answer with shares (twm_agents.base.Action)
-    obs, _ = env.reset(options={"exo_seed": evaluation_exo_seed(scenario, seed)})
+    obs, _ = env.reset(options={"exo_seed": evaluation_exo_seed(scenario, seed, key)})
     context = EpisodeContext(
         card=ScenarioCard.of(scenario),
         twin=twin,
@@ -225,19 +215,22 @@ def run_unit(
     agent: Agent | None = None,
     timeout_s: float | None = None,
     strict: bool = False,
+    key: EvaluationKey = PUBLIC,
 ) -> list[Record]:
     """Every episode of one (agent, scenario): prepare once, then play ``seeds`` in order.
 
     The agent (``agent`` when given, e.g. one built with options; else from ``agent_spec``, which
     names the records) and its twin (``calls`` simulator calls for the whole scenario, nominal model,
-    agents' seed domain) are built here and each episode gets ``episode_generator``'s generator, so
-    a unit gives the same records in any process.
+    agents' seed domain) are built here and each episode gets its generator from ``key``
+    (:meth:`EvaluationKey.agent_generator`), so a unit gives the same records in any process.
     Seeds in ``skip`` are played (the agent's state may depend on them) but not recorded again.
     Records are appended to ``out`` as each episode ends when given, and returned. An agent that
     cannot be built or prepared gets an error record for every seed; one that fails an episode
     gets an error record for it (:func:`run_episode`), and the unit goes on. ``strict`` runs the
-    agent in a process of its own (:mod:`twm_bench.isolation`).
+    agent in a process of its own (:mod:`twm_bench.isolation`); a sealed ``key`` requires it.
     """
+    if key.sealed and not strict:
+        raise SpecError("a sealed run's agents must run strict: an agent in the harness's process can read the key")
     scenario = load_scenario(scenario_name)
     card = ScenarioCard.of(scenario)
     twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
@@ -255,7 +248,7 @@ def run_unit(
                 built = RemoteAgent(agent_spec, scenario_name)
             else:
                 built = make_agent(agent_spec)
-            built.prepare(_context(card, twin, episode_generator(agent_seed, scenario_name, None), episode=-1))
+            built.prepare(_context(card, twin, key.agent_generator(agent_seed, scenario_name, None), episode=-1))
             player = built
     except BaseException as exc:
         prep_error = describe_failure(exc, f"agent {agent_spec}, scenario {scenario_name}, building or prepare")
@@ -271,16 +264,17 @@ def run_unit(
             prep_calls=prep_calls,
             prep_s=prep_s,
             reference=reference,
+            eval_key=key.id,
         )
         if player is None:
             rec.error = prep_error
         else:
             if lib is not None:  # the oracle: every library policy on the true episode, in hindsight
-                truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed)))
+                truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed, key)))
                 player.choose(truth.utility)  # type: ignore[attr-defined]
-            rng = episode_generator(agent_seed, scenario_name, seed)
+            rng = key.agent_generator(agent_seed, scenario_name, seed)
             res = run_episode(
-                player, scenario, seed, twin, rng, episode=episode, timeout_s=timeout_s, agent_name=agent_spec
+                player, scenario, seed, twin, rng, episode, timeout_s=timeout_s, agent_name=agent_spec, key=key
             )
             rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error, rec.metrics = (
                 res.kpis,
@@ -311,6 +305,7 @@ def run(
     quiet: bool = False,
     timeout_s: float | None = None,
     strict: bool = False,
+    key_file: str | Path | None = None,
 ) -> Path:
     """Run ``spec`` into ``out_dir`` (``records.jsonl`` + ``spec.json``), skipping finished keys.
 
@@ -319,17 +314,28 @@ def run(
     whichever way they run (timings aside). ``timeout_s`` limits each episode's wall time (and each
     agent's building and preparation). Ctrl-C stops the workers at once (they die with this
     process, too) and raises ``KeyboardInterrupt`` with every finished record written. ``strict``
-    runs every agent in a process of its own (:mod:`twm_bench.isolation`). Returns the records file.
+    runs every agent in a process of its own (:mod:`twm_bench.isolation`). A sealed spec draws its
+    episodes under a secret key (``key_file``, else the results folder's own, made on its first
+    sealed run; :mod:`twm_bench.keys`) and is always strict. Returns the records file.
     """
     if backend not in ("local", "ray"):
         raise SpecError(f"backend: {backend!r} is not one of ['local', 'ray']")
     if workers < 1:
         raise SpecError(f"workers: must be >= 1, got {workers}")
+    if (strict or spec.sealed) and backend == "ray":
+        raise SpecError("strict / sealed: agents run in processes of their own on the local backend only, not 'ray'")
+    if key_file is not None and not spec.sealed:
+        raise SpecError("key_file: only a sealed run takes a key (--sealed)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    key = PUBLIC
+    if spec.sealed:
+        key = EvaluationKey.load(key_file) if key_file is not None else EvaluationKey.for_folder(out)
+        strict = True
     path = out / RECORDS_FILE
-    config = spec.config_hash()
-    write_json_atomic(out / SPEC_FILE, {**asdict(spec), "calls": spec.calls, "config_hash": config})
+    config = spec.config_hash(key.id)
+    meta = {**asdict(spec), "calls": spec.calls, "config_hash": config, "key": key.id}
+    write_json_atomic(out / SPEC_FILE, meta)
     if drop_partial_tail(path) and not quiet:
         print(f"dropped a partial last line of {path} (an interrupted write)", file=sys.stderr)
     done = done_keys(path)
@@ -338,7 +344,7 @@ def run(
         for scenario in spec.scenarios:
             skip = frozenset(s for s in spec.seeds if (agent, scenario, s, config) in done)
             if len(skip) < len(spec.seeds):
-                units.append((agent, scenario, list(spec.seeds), spec.calls, spec.agent_seed, config, skip))
+                units.append((agent, scenario, list(spec.seeds), spec.calls, spec.agent_seed, config, skip, key))
     episodes = sum(len(u[2]) - len(u[6]) for u in units)
     if not quiet and done:
         print(f"resuming: {len(done)} records already in {path}", file=sys.stderr)
@@ -350,7 +356,14 @@ def run(
             with one_torch_thread(), sigint_marks_interrupt():
                 for unit in units:
                     bar.set_postfix_str(f"{unit[0]} on {unit[1]}")
-                    run_unit(*unit, out=str(path), on_record=lambda _: bar.update(), timeout_s=timeout_s, strict=strict)
+                    run_unit(
+                        *unit[:7],
+                        out=str(path),
+                        on_record=lambda _: bar.update(),
+                        timeout_s=timeout_s,
+                        strict=strict,
+                        key=key,
+                    )
         else:
             ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
             pool = ctx.Pool(processes=workers, initializer=worker_init)
@@ -370,15 +383,15 @@ def run(
 
 def _pool_unit(job: tuple[tuple[Any, ...], str, float | None, bool]) -> tuple[tuple[Any, ...], int]:
     unit, out, timeout_s, strict = job
-    agent, scenario, seeds, calls, agent_seed, config, skip = unit
+    agent, scenario, seeds, calls, agent_seed, config, skip, key = unit
     records = run_unit(
-        agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s, strict=strict
+        agent, scenario, seeds, calls, agent_seed, config, skip, out=out, timeout_s=timeout_s, strict=strict, key=key
     )
     return unit, len(records)
 
 
 def _ray_unit(unit: tuple[Any, ...], timeout_s: float | None) -> list[Record]:
-    agent, scenario, seeds, calls, agent_seed, config, skip = unit
+    agent, scenario, seeds, calls, agent_seed, config, skip, _ = unit  # the public key (ray runs are open)
     return run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, timeout_s=timeout_s)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from twm_agents.registry import UnknownAgentError, available, resolve
 from twm_gym.scenarios import load_scenario
@@ -61,6 +62,8 @@ class RunSpec:
         seeds: evaluation seed indices per scenario.
         budget: simulator calls per agent and scenario (``CALLS_PER_HORIZON`` per seed by default).
         agent_seed: seeds each agent's own random generator (never the exogenous world).
+        sealed: episodes drawn under a secret key and every agent in a process of its own
+            (:mod:`twm_bench.keys`, :mod:`twm_bench.isolation`); ``False``: the public key.
     """
 
     agents: tuple[str, ...]
@@ -68,6 +71,7 @@ class RunSpec:
     seeds: tuple[int, ...] = tuple(range(32))
     budget: int | None = None
     agent_seed: int = 0
+    sealed: bool = False
     preset: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
@@ -93,10 +97,13 @@ class RunSpec:
         """Simulator calls per agent and scenario."""
         return CALLS_PER_HORIZON * len(self.seeds) if self.budget is None else self.budget
 
-    def config_hash(self) -> str:
-        """Short hash of everything that changes a record (not the preset's name)."""
-        payload = {k: v for k, v in asdict(self).items() if k != "preset"}
+    def config_hash(self, key_id: str = "public") -> str:
+        """Short hash of everything that changes a record (not the preset's name): the spec and the
+        id of the evaluation key (:class:`twm_bench.keys.EvaluationKey`) it runs under."""
+        payload: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("preset", "sealed")}
         payload["calls"] = self.calls
+        if key_id != "public":  # open runs hash as they did before sealed runs existed
+            payload["key"] = key_id
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -162,3 +162,48 @@ class ExitsTheProcess(_Fault):
         import os
 
         os._exit(7)
+
+
+class RecoversTheSeed(Agent):
+    """Finds which episode it plays from its generator's state under the public key, replays that
+    episode on the simulator (unmetered) with every library policy, and plays the best, as a
+    cheat would. Plays uniform shares when it cannot tell the episode."""
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        from twm_bench.keys import PUBLIC
+        from twm_gym.core.twin import simulate
+        from twm_gym.scenarios import load_scenario
+
+        name, state = context.card.name, context.rng.bit_generator.state
+        found = [s for s in range(64) if PUBLIC.agent_generator(0, name, s).bit_generator.state == state]
+        self.recovered = bool(found)
+        self.plan = None
+        if found:
+            lib = context.card.library
+            exo = PUBLIC.exo_seed(name, found[0])
+            truth = simulate(load_scenario(name), lib.p, lib.b, np.full(len(lib), exo))
+            self.plan = int(np.argmax(truth.utility))
+
+    def act(self, observation):
+        if self.plan is None:
+            return np.full(self.ctx.card.layout.action_size, 0.25, dtype=np.float32)
+        return self.play_candidate(self.plan)
+
+    def metrics(self):
+        return {"seed_recovered": float(self.recovered)}
+
+
+class LooksForTheKey(_Fault):
+    """Walks its process's objects for a sealed run's evaluation key."""
+
+    def reset(self, context) -> None:
+        super().reset(context)
+        import gc
+
+        from twm_bench.keys import EvaluationKey
+
+        self.found = [o for o in gc.get_objects() if isinstance(o, EvaluationKey) and o.sealed]
+
+    def metrics(self):
+        return {"keys_found": float(len(self.found))}

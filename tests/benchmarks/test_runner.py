@@ -1,15 +1,19 @@
 """The runner's random numbers: common to every agent in an episode, free of the episodes before it."""
 
 import numpy as np
+import pytest
 
 from twm_agents.baselines.simple import RandomCandidate
-from twm_bench.runner import episode_generator, run_unit
+from twm_bench.keys import PUBLIC, EvaluationKey
+from twm_bench.runner import run_unit
 
 
-def test_episode_generator__one_per_episode_and_apart_from_prepare() -> None:
+@pytest.mark.parametrize("key", [PUBLIC, EvaluationKey(bytes(range(32)))], ids=["public", "sealed"])
+def test_agent_generator__one_per_episode_and_apart_from_prepare(key) -> None:
+    episode_generator = key.agent_generator
     draws = {
-        key: episode_generator(0, scenario, seed).integers(2**62)
-        for key, (scenario, seed) in {
+        name: episode_generator(0, scenario, seed).integers(2**62)
+        for name, (scenario, seed) in {
             "a": ("wave-id", 0),
             "b": ("wave-id", 1),
             "c": ("hotspot-id", 0),
