@@ -36,6 +36,8 @@ class AgentFailure(Exception):
 
 PRELOAD = [
     "torch",
+    "stable_baselines3",
+    "torch._dynamo",  # imported lazily by the first torch optimizer an agent builds (1.5 s)
     "twm_bench.isolation",
     "twm_agents.registry",
     "twm_agents.baselines.simple",
