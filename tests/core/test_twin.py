@@ -134,3 +134,15 @@ def test_twin__snapshot_state_is_not_shared_with_the_live_episode(hotspot) -> No
     sim.step(p[:, 0], b[:, 0])
     assert snap.t == 0 and np.all(snap.csw.q_radio == 0) and np.all(snap.ledger.offered == 0)
     assert dataclasses.replace(snap, t=0).batch == 1
+
+
+def test_twin__a_batch_past_the_memory_bound_is_refused_before_anything_is_allocated(hotspot) -> None:
+    p, b = _policies(hotspot, 0)  # one (H, ., S) policy, broadcast to the batch
+    limit = twin_module.max_batch(hotspot)
+    assert limit == twin_module.MAX_LATENCY_SAMPLES // (12 * 15 * 10)
+    with pytest.raises(ValueError, match=rf"seeds: {limit + 1} rollouts in one call; at most {limit} of scenario"):
+        simulate(hotspot, p, b, np.arange(limit + 1))
+    meter = Twin(hotspot, budget=None)
+    with pytest.raises(ValueError, match="split the batch"):
+        meter.rollout(p, b, np.arange(limit + 1))
+    assert meter.calls_used == 0

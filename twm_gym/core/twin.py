@@ -77,6 +77,17 @@ def _policy(x: ArrayLike, name: str, batch: int, steps: int, width: int, axis: s
     return project_shares(arr, name, (batch, steps, width, 3), ("rollout", "step", axis, "slice"))
 
 
+MAX_LATENCY_SAMPLES = 2**28
+"""The most URLLC latency samples (float32, ``horizon x substeps x cells`` per rollout) one twin call
+keeps: 1 GiB. It bounds a call's batch (:func:`max_batch`) before anything is allocated."""
+
+
+def max_batch(scenario: Scenario) -> int:
+    """The most rollouts of ``scenario`` one twin call takes (:data:`MAX_LATENCY_SAMPLES`)."""
+    per_rollout = scenario.horizon * scenario.sim.substeps * len(scenario.city.cell_xy)
+    return max(1, MAX_LATENCY_SAMPLES // per_rollout)
+
+
 def simulate(
     scenario: Scenario,
     p: ArrayLike,
@@ -106,6 +117,12 @@ def simulate(
     batch = int(seeds_arr.shape[0]) if seeds_arr.ndim == 1 else -1
     if batch < 1:
         raise ValueError(f"seeds must be a non-empty 1-D array, got shape {seeds_arr.shape}")
+    limit = max_batch(scenario)
+    if batch > limit:
+        raise ValueError(
+            f"seeds: {batch} rollouts in one call; at most {limit} of scenario {scenario.name!r} fit the twin's "
+            f"memory bound (MAX_LATENCY_SAMPLES = {MAX_LATENCY_SAMPLES} URLLC latency samples per call): split the batch"
+        )
     t0 = 0 if start is None else start.t
     steps = scenario.horizon - t0
     if steps < 1:
