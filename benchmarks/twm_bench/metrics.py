@@ -59,7 +59,7 @@ def mean_ci(values: list[float] | np.ndarray) -> tuple[float, float]:
 class Decision:
     """The decision-accuracy axis of one (agent, scenario)."""
 
-    utility: float  # mean decision utility U = SCM + 0.5 dcost - 1[violation]
+    utility: float  # mean decision utility (twm_gym.core.kpi.Utility)
     pass_rate: float  # fraction of episodes with no SLA violation
     margin: float  # mean SCM: the smallest relative headroom to an SLA ceiling (paper eq. 2)
     regret: float  # mean over seeds of oracle utility - agent utility (nan without oracle records)

@@ -193,7 +193,7 @@ def run_episode(
         result.kpis = dict(info["episode_kpis"])
         u = utility or Utility()
         k = result.kpis
-        result.utility = float(u.w_scm * k["scm"] + u.w_cost * k["delta_cost"] - u.w_violation * k["global_violation"])
+        result.utility = float(u.of(k["scm"], k["delta_cost"], k["global_violation"], k["sla_excess"]))
     return result
 
 

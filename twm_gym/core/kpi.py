@@ -16,8 +16,13 @@ With slice ceilings ``tau = (0.25, 0.10, 0.20)`` for (eMBB, URLLC, FWA) and ``ta
   with ``dp`` the change from the previous step's shares (uniform 1/3 before the first step); the
   episode cost is its mean over the ``T`` steps. The uniform 1/3 allocation costs ``w_r + w_b`` (=1
   by default) and the cost reduction is ``dcost = 1 - cost / cost_uniform``;
-* utility (:class:`Utility`): ``U = w_scm * SCM + w_cost * dcost - w_violation * 1[global]``,
-  compliance first, cost second.
+* worst normalized SLA excess ``e = max(0, max(l_u/tau_u, l_f/tau_f, l_e/tau_e, d99/tau_d) - 1)``:
+  0 when every SLA holds, how far past its ceiling the worst one is otherwise (``SCM`` and ``e``
+  are the two sides of the same worst ratio);
+* utility (:class:`Utility`, ours: the paper defines SCM, the cost and the violation probabilities
+  but no utility): ``U = w_scm * SCM + w_cost * dcost - 1[global] * (w_violation + w_excess * min(1, e))``.
+  Compliance first, cost second, and a deeper breach scores lower up to twice the ceiling
+  (``e = 1``), so an agent gains nothing by abandoning a network whose SLA is already lost.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from twm_gym.core.params import FWA, SLICES, URLLC, CostParams, Scenario
 from twm_gym.core.state import Ledger
@@ -65,6 +70,7 @@ class KPIs:
     scm: F32  # (B,) SLA Compliance Margin (paper eq. 2), in [0, 1]
     cost: F32  # (B,) normalized control cost (uniform 1/3 = 1 with default weights)
     delta_cost: F32  # (B,) cost reduction relative to uniform 1/3
+    excess: F32  # (B,) worst normalized SLA excess e >= 0 (0: every SLA holds; module docstring)
     offered_mbit: F32  # (B, S)
     lost_mbit: F32  # (B, S)
     unroutable_mbit: F32  # (B, S)
@@ -82,6 +88,7 @@ class KPIs:
             "scm": float(self.scm[i]),
             "cost": float(self.cost[i]),
             "delta_cost": float(self.delta_cost[i]),
+            "sla_excess": float(self.excess[i]),
             "d99_ms": float(self.d99_ms[i]),
             "global_violation": bool(self.global_violation[i]),
         }
@@ -96,6 +103,7 @@ class KPIs:
             "scm": self.scm.astype(np.float64),
             "cost": self.cost.astype(np.float64),
             "delta_cost": self.delta_cost.astype(np.float64),
+            "sla_excess": self.excess.astype(np.float64),
             "d99_ms": self.d99_ms.astype(np.float64),
             "global_violation": self.global_violation.copy(),
         }
@@ -137,6 +145,7 @@ class StepKPIs:
     global_violation: NDArray[np.bool_]  # (B,)
     scm: F32  # (B,) SLA Compliance Margin of the step (paper eq. 2), in [0, 1]
     cost: F32  # (B,) control cost of the step
+    excess: F32  # (B,) worst normalized SLA excess of the step, >= 0 (module docstring)
 
 
 def step_kpis(scenario: Scenario, offered: F32, lost: F32, urllc_delay: F32, cost: F32) -> StepKPIs:
@@ -162,6 +171,7 @@ def _judge(ceiling: tuple[float, float, float], d99_ceiling: float, loss: F32, d
         global_violation=worst > 1.0,
         scm=np.maximum(np.float32(1.0) - worst, np.float32(0.0)),
         cost=cost,
+        excess=np.maximum(worst - np.float32(1.0), np.float32(0.0)),
     )
 
 
@@ -182,7 +192,8 @@ def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:
     violation = loss > tau
     violation[:, URLLC] |= d99 > sla.d99_ceiling_ms
     headroom = np.concatenate([1.0 - loss / tau, (1.0 - d99 / sla.d99_ceiling_ms)[:, None]], axis=1)
-    scm = np.maximum(headroom.min(axis=1), 0.0).astype(np.float32)
+    worst = headroom.min(axis=1)
+    scm = np.maximum(worst, 0.0).astype(np.float32)
     cost = (ledger.cost_sum / max(scenario.sim.horizon, 1)).astype(np.float32)
     delta = (1.0 - cost / uniform_cost(scenario.cost)).astype(np.float32)
     return KPIs(
@@ -193,6 +204,7 @@ def episode_kpis(scenario: Scenario, ledger: Ledger, steps_done: int) -> KPIs:
         scm=scm,
         cost=cost,
         delta_cost=delta,
+        excess=np.maximum(-worst, 0.0).astype(np.float32),
         offered_mbit=ledger.offered.copy(),
         lost_mbit=ledger.lost.copy(),
         unroutable_mbit=ledger.unroutable.copy(),
@@ -221,19 +233,31 @@ def violation_certain(scenario: Scenario, ledger: Ledger, steps_done: int, futur
 
 @dataclass(frozen=True)
 class Utility:
-    """Decision utility ``U = w_scm * SCM + w_cost * dcost - w_violation * 1[global violation]``.
+    """Decision utility, ours (the paper defines none)::
 
-    Compliance comes first: with the defaults any violating rollout scores below any compliant one
-    whose cost is not more than twice uniform's.
+        U = w_scm * SCM + w_cost * dcost - 1[global violation] * (w_violation + w_excess * min(excess_cap, e))
+
+    with ``e`` the worst normalized SLA excess (:attr:`KPIs.excess`). Compliance comes first: with
+    the defaults any violating rollout scores below any compliant one whose cost is not more than
+    twice uniform's. The excess term makes a deeper breach score lower (up to ``e = excess_cap``):
+    once a violation is certain, abandoning the network to save cost deepens the breach and pays
+    for it. ``w_excess = 0`` gives ``SCM + 0.5 dcost - 1[violation]``, under which it pays.
     """
 
     w_scm: float = 1.0
     w_cost: float = 0.5
     w_violation: float = 1.0
+    w_excess: float = 1.0
+    excess_cap: float = 1.0
 
     def __call__(self, kpis: KPIs) -> F32:
-        u = self.w_scm * kpis.scm + self.w_cost * kpis.delta_cost - self.w_violation * kpis.global_violation
-        return u.astype(np.float32)
+        return self.of(kpis.scm, kpis.delta_cost, kpis.global_violation, kpis.excess)
+
+    def of(self, scm: ArrayLike, delta_cost: ArrayLike, violation: ArrayLike, excess: ArrayLike) -> F32:
+        """The utility of KPI columns (arrays or scalars: an episode record's ``kpis``)."""
+        penalty = self.w_violation + self.w_excess * np.minimum(np.asarray(excess, dtype=np.float32), self.excess_cap)
+        u = self.w_scm * np.asarray(scm) + self.w_cost * np.asarray(delta_cost) - np.asarray(violation) * penalty
+        return np.asarray(u, dtype=np.float32)
 
 
 def violation_probabilities(kpis: KPIs) -> dict[str, float]:

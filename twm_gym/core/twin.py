@@ -121,7 +121,8 @@ def simulate(
     if batch > limit:
         raise ValueError(
             f"seeds: {batch} rollouts in one call; at most {limit} of scenario {scenario.name!r} fit the twin's "
-            f"memory bound (MAX_LATENCY_SAMPLES = {MAX_LATENCY_SAMPLES} URLLC latency samples per call): split the batch"
+            f"memory bound (MAX_LATENCY_SAMPLES = {MAX_LATENCY_SAMPLES} URLLC latency samples per call): "
+            "split the batch"
         )
     t0 = 0 if start is None else start.t
     steps = scenario.horizon - t0

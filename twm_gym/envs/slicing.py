@@ -95,9 +95,10 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
 
     ## Rewards
 
-    Per step, by default ``r_t = SCM_t - 0.5 cost_t - 1[step t violates an SLA]``
-    (:class:`Reward`): the per-step form of the benchmark's utility ``U = SCM + 0.5 dcost - 1[viol]``
-    (ours; the paper defines none).
+    Per step, by default ``r_t = SCM_t - 0.5 cost_t - 1[step t violates an SLA] (1 + min(1, e_t))``
+    (:class:`Reward`): the per-step form of the benchmark's utility
+    ``U = SCM + 0.5 dcost - 1[viol] (1 + min(1, e))`` (ours; the paper defines none), where ``e_t``
+    is how far past its ceiling the step's worst KPI is (0.5: 1.5 times the ceiling).
     ``SCM_t`` is the step's SLA Compliance Margin (paper eq. 2), ``cost_t`` its control cost
     (uniform 1/3 costs 1), and the penalty applies when the step's own loss rates pass the
     ceilings (eMBB 25 %, URLLC 10 %, FWA 20 %) or its URLLC 99th-percentile latency passes 20 ms.

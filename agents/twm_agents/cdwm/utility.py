@@ -72,6 +72,7 @@ def episode_from_steps(scenario: Scenario, kpi: NDArray[np.floating], cost: NDAr
         violation=violation,
         global_violation=np.asarray(violation.any(axis=1)),
         scm=np.maximum(headroom.min(axis=1), 0.0).astype(np.float32),
+        excess=np.maximum(-headroom.min(axis=1), 0.0).astype(np.float32),
         cost=mean_cost.astype(np.float32),
         delta_cost=(1.0 - mean_cost / uniform_cost(scenario.cost)).astype(np.float32),
         offered_mbit=offered.astype(np.float32),

@@ -91,8 +91,8 @@ class PlannerConfig:
         trigger_violation / trigger_disagreement / trigger_risk: Phase-2 corner-case triggers.
         margin: do-no-harm gate margin (utility units).
         cost_weight: weight of the cost reduction in the utility the planner ranks, verifies and gates
-            by (``U = SCM + cost_weight x dcost - 1[violation]``; the benchmark scores every agent with
-            the paper's 0.5). Higher trades compliance for savings: the operator's knob along the
+            by (:class:`~twm_gym.core.kpi.Utility` with ``w_cost = cost_weight``; the benchmark scores
+            every agent with 0.5). Higher trades compliance for savings: the operator's knob along the
             cost-compliance front (docs/results.md).
         violation_weight: weight of the violation indicator in that utility (the benchmark's 1). With
             0 the planner ranks, verifies and gates by ``SCM + cost_weight x dcost`` (SCM is already 0
@@ -102,8 +102,8 @@ class PlannerConfig:
         template_margin: extra margin a template edit must clear (its shares lie off the library the
             CDWM was trained around, where its predictions are least trustworthy).
         alternatives: Phase-1 survivors offered as alternatives in Phase 2.
-        cheap_alternatives: the library's cheapest candidates also offered (once a violation is
-            certain, the episode's utility is only its cost term: the cheapest plan is the best).
+        cheap_alternatives: the library's cheapest candidates also offered in Phase 2 (scored like
+            every alternative; they win where the saving outweighs the margin they give up).
         trace: JSON-lines audit trace path ('' for none).
         llm_backend: the LLM layer's backend ('' for ``TWM_LLM_BACKEND``, else embedded). A model
             backend decides the prescreen (once per scenario) and picks the template at a corner
@@ -117,8 +117,9 @@ class PlannerConfig:
         handover_smoothing: weight of the newest step in the exponential smoothing of the log ratios.
         lock_in: once the played steps make an SLA violation certain
             (:func:`~twm_gym.core.kpi.violation_certain`), play the library's cheapest plan for the rest
-            of the episode: SCM is then 0 and the violation term fixed, so the utility is the cost term
-            alone (the hindsight oracle's choice in such episodes). Ours, not the paper's.
+            of the episode. Ours, not the paper's, and off by default: it pays only under a utility
+            whose violation term is constant (``Utility(w_excess=0)``); the default utility charges
+            the deeper breach that shedding capacity causes (docs/planner.md).
         lock_in_offered: the traffic still to be offered is bounded by this many times the largest
             per-step offered traffic seen so far, per slice and remaining step (the loss test).
         trims: factors (in (0, 1)) by which Phase 1 tries to scale one slice's radio and transport
@@ -164,7 +165,7 @@ class PlannerConfig:
     handover: str = "ppo"
     handover_trigger: float = 3.0
     handover_smoothing: float = 0.5
-    lock_in: bool = True
+    lock_in: bool = False
     lock_in_offered: float = 2.0
     trims: tuple[float, ...] = (0.9, 0.8)
     trim_margin: float = 0.0
