@@ -7,7 +7,8 @@
 * ``train fwm|cdwm``: train the Field or the Control/Dynamics World Model (``--config
   default|tiny``, ``--set key=value``);
 * ``axis field|trajectory``: the field-accuracy axis of an FWM checkpoint, or the
-  trajectory-accuracy axis (and ranking quality) of a CDWM checkpoint.
+  trajectory-accuracy axis (and ranking quality) of a CDWM checkpoint;
+* ``scenarios schema|check``: the JSON Schema of a scenario file; load files and say what is wrong.
 
 Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -92,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     axis.add_argument(
         "--states", type=int, default=4, help="trajectory: start states per scenario and step for ranking (0: skip)"
     )
+    scen = sub.add_parser("scenarios", help="the scenario format: its JSON Schema, and checking files against it")
+    scen_sub = scen.add_subparsers(dest="scenarios_command", required=True)
+    scen_sub.add_parser("schema", help="print the JSON Schema of a scenario file")
+    check = scen_sub.add_parser("check", help="load scenario files (or names) and report what is wrong with each")
+    check.add_argument("files", nargs="+", help="scenario JSON files or registered names")
     return parser
 
 
@@ -128,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "train":
             return _train(args)
+        if args.command == "scenarios":
+            return _scenarios(args)
         if args.command == "axis":
             if args.seeds < 1:
                 print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
@@ -191,6 +200,24 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     train(config, args.out, progress=None if args.quiet else print)  # type: ignore[arg-type]
     return 0
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    if args.scenarios_command == "schema":
+        from twm_gym.scenarios.schema import scenario_schema
+
+        print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    bad = 0
+    for name in args.files:
+        try:
+            sc = load_scenario(name)
+        except ScenarioError as exc:
+            print(f"{name}: {exc}")
+            bad += 1
+        else:
+            print(f"{name}: ok ({sc.n_cells} cells, {sc.n_links} links, {sc.horizon} steps, family {sc.family!r})")
+    return 1 if bad else 0
 
 
 def _run(args: argparse.Namespace) -> int:

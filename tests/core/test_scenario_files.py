@@ -79,7 +79,8 @@ def test_scenario_file__nominal_must_exist_and_have_the_same_shape(tmp_path) -> 
     with pytest.raises(ScenarioError, match=r"nominal 'tiny' has 2 cells, this scenario 10"):
         load_scenario(_write(tmp_path, _with(("nominal",), "tiny")))
     _write(tmp_path, _with(("name",), "sibling"), "sibling")  # a nominal beside the file is found there
-    assert load_scenario(_write(tmp_path, _with(("nominal",), "sibling"))).nominal == "sibling"
+    found = load_scenario(_write(tmp_path, _with(("nominal",), "sibling"))).nominal
+    assert found == str((tmp_path / "sibling.json").resolve())  # kept as a path, valid from any directory
 
 
 _NUMBERS = st.one_of(

@@ -36,7 +36,10 @@ def test_registry__unknown_field_is_named_with_valid_choices() -> None:
         (("failures", "prob"), 1.5, r"scenario.failures.prob: 1.5 is out of range; valid: \[0, 1\]"),
         (("sim", "horizon"), 0, r"scenario.sim.horizon: 0 is out of range; valid: \[1, 1000\]"),
         (("transport", "hub"), "N9", "transport.hub is 'N9'; valid: N0, N1, N2"),
-        (("family",), "storm", "family is 'storm'; valid: hotspot, wave, none"),
+        (("family",), " ", "family is empty; any non-empty label is valid"),
+        (("hotspot", "at"), "cell:99", r"hotspot.at: cell 99 does not exist; valid: 0 to "),
+        (("hotspot", "at"), "corner", r"hotspot.at: 'corner' is not a place; valid: "),
+        (("hotspot", "start_step"), 4, "hotspot.start_step is 4; valid: -1 (random) or 0..3"),
         (("demand", "ar_sigma"), "x", "demand.ar_sigma: expected a finite number"),
     ],
 )

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from twm_gym.core.field import StaticField, cell_capacity, compile_field
 from twm_gym.core.geometry import zone_mask, zone_membership
-from twm_gym.core.params import ZONES, Scenario
+from twm_gym.core.params import ZONES, CityParams, Scenario
 from twm_gym.core.rng import normal_table
 from twm_gym.core.transport import RoutingTable
 
@@ -43,11 +43,12 @@ class Compiled:
     grid_axis: NDArray[np.float32]  # (G,) pixel-centre coordinate along either axis, m
     burst_table: NDArray[np.float32]  # (S * 2**16,) log-normal burst quantiles, slice-major
     burst_offset: NDArray[np.intp]  # (S, 1, 1) table offset of each slice's quantiles
-    hospital_xy: NDArray[np.float32]  # (2,) nominal hotspot centre, m
+    hotspot_xy: NDArray[np.float32]  # (2,) where hotspots are centred before their spread (``hotspot.at``), m
     link_xy: NDArray[np.float32]  # (L, 2) position of each link's source node (the hub's links: node 0), m
     link_is_access: NDArray[np.float32]  # (L,) 1 for links leaving a source node, 0 for the hub's own
-    corridor_xy: NDArray[np.float64]  # (V, 2) corridor polyline vertices, m
+    corridor_xy: NDArray[np.float64]  # (V, 2) vertices of the path waves travel (``wave.path``), m
     corridor_arc: NDArray[np.float64]  # (V,) fractional arc length of each vertex, 0 .. 1
+    link_factor: NDArray[np.float32]  # (T, L) capacity kept per step and link by scheduled link events
 
     @property
     def n_cells(self) -> int:
@@ -113,8 +114,10 @@ def compile_scenario(scenario: Scenario) -> Compiled:
     full = np.ones((1, len(cell_xy)), dtype=np.float32)
     nominal_capacity, _ = cell_capacity(field, full, base_density[None, :])
     node_xy32 = node_xy.astype(np.float32)
-    poly = np.asarray(city.corridor, dtype=np.float64)
+    poly = np.asarray(scenario.wave.path or city.corridor, dtype=np.float64)
     seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    if not seg.sum() > 0:
+        raise ValueError("wave.path: the path has zero length")
     return read_only(
         Compiled(
             scenario=scenario,
@@ -139,10 +142,65 @@ def compile_scenario(scenario: Scenario) -> Compiled:
             grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
             burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
             burst_offset=(np.arange(3, dtype=np.intp) * 2**16)[:, None, None],
-            hospital_xy=np.asarray(city.hospital_center, dtype=np.float32),
+            hotspot_xy=np.asarray(place(city, scenario.hotspot.at, "hotspot.at"), dtype=np.float32),
             link_xy=node_xy32[np.maximum(link_src, 0)],
             link_is_access=(link_src >= 0).astype(np.float32),
             corridor_xy=poly,
             corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
+            link_factor=link_factors(scenario),
         )
     )
+
+
+PLACES = "'', 'cell:K', 'cells:I,J,...', 'zone:NAME', 'point:X,Y'"
+"""The forms of a placement string (``hotspot.at``)."""
+
+
+def place(city: CityParams, at: str, where: str) -> tuple[float, float]:
+    """The point a placement string names (:data:`PLACES`; ``""`` is the city's hospital centre), m."""
+    kind, _, arg = at.partition(":")
+    if at == "":
+        return city.hospital_center
+    try:
+        numbers = [float(v) for v in arg.split(",")] if kind in ("cell", "cells", "point") else []
+    except ValueError:
+        numbers = []
+    if kind in ("cell", "cells") and numbers and all(v.is_integer() for v in numbers):
+        idx = [int(v) for v in numbers]
+        if kind == "cell" and len(idx) > 1:
+            raise ValueError(f"{where}: 'cell:' takes one cell; use 'cells:{arg}' for their centroid")
+        bad = [i for i in idx if not 0 <= i < len(city.cell_xy)]
+        if bad:
+            raise ValueError(f"{where}: cell {bad[0]} does not exist; valid: 0 to {len(city.cell_xy) - 1}")
+        xy = np.asarray([city.cell_xy[i] for i in idx]).mean(axis=0)
+        return float(xy[0]), float(xy[1])
+    if kind == "zone":
+        zones = {z.name: z for z in city.zones}
+        if arg not in zones:
+            raise ValueError(f"{where}: zone {arg!r} does not exist; valid: {', '.join(zones) or 'none'}")
+        xy = np.asarray([((c.x0 + c.x1) / 2, (c.y0 + c.y1) / 2) for c in zones[arg].capsules]).mean(axis=0)
+        return float(xy[0]), float(xy[1])
+    if kind == "point" and len(numbers) == 2:
+        x, y = numbers
+        if not (0 <= x <= city.size_m and 0 <= y <= city.size_m):
+            raise ValueError(f"{where}: point {x:g},{y:g} lies outside the {city.size_m:g} m area")
+        return x, y
+    raise ValueError(f"{where}: {at!r} is not a place; valid: {PLACES}")
+
+
+def link_factors(scenario: Scenario) -> NDArray[np.float32]:
+    """``(T, L)`` capacity factor of every link at every step from ``failures.scheduled`` (1: intact)."""
+    names = [f"{lk.src}->{lk.dst}" for lk in scenario.transport.links]
+    out = np.ones((scenario.horizon, len(names)), dtype=np.float32)
+    for i, ev in enumerate(scenario.failures.scheduled):
+        where = f"failures.scheduled[{i}]"
+        if ev.link not in names:
+            raise ValueError(f"{where}.link: {ev.link!r} is not a link; valid: {', '.join(names)}")
+        if not 0 <= ev.start_step < scenario.horizon:
+            raise ValueError(f"{where}.start_step: {ev.start_step} is outside the horizon 0..{scenario.horizon - 1}")
+        if not 0.0 <= ev.capacity_factor < 1.0:
+            raise ValueError(f"{where}.capacity_factor: {ev.capacity_factor!r} is out of range; valid: [0, 1)")
+        steps = slice(ev.start_step, ev.start_step + ev.duration_steps)
+        j = names.index(ev.link)
+        out[steps, j] = np.minimum(out[steps, j], ev.capacity_factor)
+    return out

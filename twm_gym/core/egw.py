@@ -12,12 +12,15 @@ Processes (parameters in ``core/params.py``):
 
 * demand ``lambda[c,s] = base[c,s] * profile[t,s] * exp(ar - sigma^2/2) * surge`` (Mbps), with
   ``ar`` an AR(1) of stationary std ``sigma`` and per-sub-step log-normal bursts on top;
-* hotspot: starts with probability ``rate`` per step when none is active, centred near the
-  hospital, lasting ``duration_steps``; surge ``1 + I g_s exp(-d^2 / 2 r^2)`` at distance ``d``;
-* wave: a front travelling the corridor polyline end to end over ``duration_steps``, surging
-  demand near it and taking ``cross_load`` of the capacity of links whose node it passes;
+* hotspot: starts with probability ``rate`` per step when none is active (or once, at
+  ``start_step``), centred near its place ``at`` (the hospital by default), lasting
+  ``duration_steps``; surge ``1 + I g_s exp(-d^2 / 2 r^2)`` at distance ``d``;
+* wave: a front travelling its path (the corridor by default) end to end over ``duration_steps``
+  (started at random or at ``start_step``), surging demand near it and taking ``cross_load`` of
+  the capacity of links whose node it passes;
 * failures: each up link fails with probability ``prob`` (+ shock boosts near the shock) and
-  stays down ``repair_steps``;
+  stays down ``repair_steps``; scheduled link events (``failures.scheduled``) take a named link
+  down or scale its capacity over fixed steps;
 * field: user density (base + shock bumps) and activity feed ``core/field.py:cell_capacity``.
 """
 
@@ -40,7 +43,7 @@ _N_UNIFORM_FIXED = 3  # hotspot start, wave start, wave direction
 def initial_egw(comp: Compiled, batch: int) -> EGWState:
     """The exogenous state at reset: no shock, every link up, demand at its mean."""
     c, n_links = comp.n_cells, comp.n_links
-    center = np.asarray(comp.scenario.city.hospital_center, dtype=np.float32)
+    center = comp.hotspot_xy
     return EGWState(
         ar=np.zeros((batch, c, 3), dtype=np.float32),
         hot_center=np.repeat(center[None, :], batch, axis=0),
@@ -183,6 +186,10 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     # a step where none is running (its countdown reached 0) and then runs `duration_steps` steps.
     duration = np.array([hot.duration_steps, wave.duration_steps], dtype=np.int32)
     may_start = u[..., :2] < np.array([hot.rate, wave.rate], dtype=np.float32)  # (T, B, 2)
+    scheduled = np.array([hot.start_step, wave.start_step])
+    if (scheduled >= 0).any():  # a scheduled shock starts at its step, whatever the draw
+        at_step = np.arange(t0, t1)[:, None] == scheduled[None, :]  # (T, 2)
+        may_start = np.where(scheduled >= 0, at_step[:, None, :], may_start)
     shock_left = np.empty((n_t, batch, 2), dtype=np.int32)
     started = np.empty((n_t, batch, 2), dtype=bool)
     left = np.stack([state.hot_left, state.wave_left], axis=-1)
@@ -195,7 +202,7 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
     hot_latest, wave_latest = latest[..., 0], latest[..., 1]
     s2 = hot.intensity_sigma**2
-    hot_center = _latest(state.hot_center, comp.hospital_xy + np.float32(hot.center_sigma_m) * z_center, hot_latest)
+    hot_center = _latest(state.hot_center, comp.hotspot_xy + np.float32(hot.center_sigma_m) * z_center, hot_latest)
     hot_intensity = _latest(
         state.hot_intensity,
         np.float32(hot.intensity) * np.exp(np.float32(hot.intensity_sigma) * z_hot - np.float32(s2 / 2)),
@@ -313,7 +320,7 @@ def _drivers(
     sigma2 = np.float32(dem.ar_sigma**2 / 2)
     demand = comp.base_demand * comp.profile[t_rows][:, None, :] * np.exp(ar - sigma2)
     density = np.repeat(comp.base_density[None, :], rows, axis=0)
-    if hot.rate > 0:
+    if hot.rate > 0 or hot.start_step >= 0:
         amp = hot_on * hot_intensity
         demand = demand * (
             1.0
@@ -322,7 +329,7 @@ def _drivers(
             * np.asarray(hot.slice_gain, dtype=np.float32)
         )
         density += (amp * np.float32(hot.density_gain))[:, None] * _grid_kernel(comp, hot_center, hot.radius_m)
-    if wave.rate > 0:
+    if wave.rate > 0 or wave.start_step >= 0:
         amp = wave_on * wave_intensity
         demand = demand * (
             1.0
@@ -337,6 +344,10 @@ def _drivers(
     capacity, sinr_db = cell_capacity(comp.field, activity, density)
     cross = (np.float32(wave.cross_load) * wave_on[:, None] * k_wave_link).astype(np.float32)
     link_avail = (comp.link_mbps * (1.0 - cross) * link_up).astype(np.float32)
+    if sc.failures.scheduled:  # scheduled link events: down where the factor is 0, scaled elsewhere
+        factor = comp.link_factor[t_rows]  # (rows, L)
+        link_up = link_up & (factor > 0)
+        link_avail *= factor
     node_route, node_reach = comp.routing.routes(link_up)
     return {
         "demand": demand,
@@ -364,7 +375,7 @@ def nominal_drivers(comp: Compiled, batch: int = 1) -> Drivers:
         comp,
         np.zeros(batch, dtype=np.int64),
         ar=np.zeros((batch, c, 3), dtype=np.float32),
-        hot_center=np.repeat(comp.hospital_xy[None, :], batch, axis=0),
+        hot_center=np.repeat(comp.hotspot_xy[None, :], batch, axis=0),
         hot_intensity=np.zeros(batch, dtype=np.float32),
         wave_intensity=np.zeros(batch, dtype=np.float32),
         hot_on=np.zeros(batch, dtype=np.float32),

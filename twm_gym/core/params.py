@@ -104,22 +104,34 @@ class DemandParams:
 
 @dataclass(frozen=True)
 class HotspotParams:
-    """Hotspot shocks: random spatial surges near the hospital zone (paper X-A)."""
+    """Hotspot shocks: spatial surges around a place (paper X-A: near the hospital zone).
+
+    ``at`` places the surge: ``""`` (the city's ``hospital_center``), ``"cell:K"`` (cell ``K``'s
+    site), ``"cells:I,J,..."`` (the centroid of those sites), ``"zone:NAME"`` (the centroid of the
+    zone's capsules) or ``"point:X,Y"`` (metres). ``start_step`` schedules one hotspot at that step
+    (``-1``: hotspots start at random, with probability ``rate`` per step).
+    """
 
     rate: float = 0.0  # probability per slow step that a hotspot starts (when none is active)
     intensity: float = 2.0  # mean surge multiplier at the hotspot centre
     intensity_sigma: float = 0.3  # log-normal spread of the intensity
     radius_m: float = 300.0  # Gaussian radius of the surge, m
-    center_sigma_m: float = 250.0  # spread of the centre around ``hospital_center``, m
+    center_sigma_m: float = 250.0  # spread of the centre around its place ``at``, m
     duration_steps: int = 3  # slow steps a hotspot lasts
     slice_gain: tuple[float, float, float] = (0.5, 1.0, 0.0)  # surge weight per slice
     density_gain: float = 3.0  # extra users per pixel at the centre, per unit intensity
     fail_boost: float = 0.0  # extra failure probability of links whose node is under the surge
+    at: str = ""  # where the surge is centred (class docstring); "" is the city's hospital_center
+    start_step: int = -1  # the step one scheduled hotspot starts at; -1: random starts at ``rate``
 
 
 @dataclass(frozen=True)
 class WaveParams:
-    """Wave shocks: events travelling along the corridor that stress its transport (paper X-A)."""
+    """Wave shocks: events travelling along a path that stress its transport (paper X-A: the corridor).
+
+    ``path`` is the polyline the front travels end to end (either way; empty: the city's
+    ``corridor``); ``start_step`` schedules one wave at that step (``-1``: random starts at ``rate``).
+    """
 
     rate: float = 0.0  # probability per slow step that a wave starts (when none is active)
     intensity: float = 1.0  # surge multiplier of demand at the front
@@ -129,14 +141,27 @@ class WaveParams:
     slice_gain: tuple[float, float, float] = (1.0, 0.2, 0.8)  # surge weight per slice
     density_gain: float = 1.5  # extra users per pixel at the front, per unit intensity
     fail_boost: float = 0.05  # extra failure probability of links whose node is at the front
+    path: tuple[tuple[float, float], ...] = ()  # polyline the front travels, m; () is the city's corridor
+    start_step: int = -1  # the step one scheduled wave starts at; -1: random starts at ``rate``
+
+
+@dataclass(frozen=True)
+class LinkEvent:
+    """A scheduled change of one transport link's capacity: a failure (factor 0) or a degradation."""
+
+    link: str  # "SRC->DST", a link of the transport network
+    start_step: int  # first slow step affected
+    duration_steps: int  # slow steps affected
+    capacity_factor: float = 0.0  # capacity kept meanwhile: 0 is a failure (the link is down), else in (0, 1)
 
 
 @dataclass(frozen=True)
 class FailureParams:
-    """Random transport-link failures and their repair."""
+    """Transport-link failures: random ones with their repair, and scheduled :class:`LinkEvent` s."""
 
     prob: float = 0.005  # failure probability per link per slow step
     repair_steps: int = 3  # slow steps a failed link stays down
+    scheduled: tuple[LinkEvent, ...] = ()  # failures and degradations at fixed steps
 
 
 @dataclass(frozen=True)
@@ -174,7 +199,7 @@ class Scenario:
 
     name: str
     description: str
-    family: str  # "hotspot" | "wave" | "none"
+    family: str  # a free label of the scenario's family ("hotspot", "wave", "none", or any other)
     ood: bool  # True for the amplified (out-of-distribution) variant
     nominal: str  # the in-distribution scenario agents' twins sample futures from
     city: CityParams

@@ -63,6 +63,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "hotspot.slice_gain": (0, 100, False),
     "hotspot.density_gain": (0, 1e3, False),
     "hotspot.fail_boost": (0, 1, False),
+    "hotspot.start_step": (-1, 1000, False),
     "wave.rate": (0, 1, False),
     "wave.intensity": (0, 100, False),
     "wave.duration_steps": (1, 1000, False),
@@ -71,8 +72,13 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "wave.slice_gain": (0, 100, False),
     "wave.density_gain": (0, 1e3, False),
     "wave.fail_boost": (0, 1, False),
+    "wave.path": (0, 1e6, False),
+    "wave.start_step": (-1, 1000, False),
     "failures.prob": (0, 1, False),
     "failures.repair_steps": (1, 1000, False),
+    "failures.scheduled.start_step": (0, 1000, False),
+    "failures.scheduled.duration_steps": (1, 1000, False),
+    "failures.scheduled.capacity_factor": (0, 1, False),
     "sim.horizon": (1, 1000, False),
     "sim.substeps": (1, 1000, False),
     "sim.slow_step_s": (0, 86400, True),
@@ -119,9 +125,13 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def _load_file(path: Path, check_nominal: bool) -> Scenario:
-    scenario = scenario_from_dict(_resolve(_read_json(path), path.parent, [path]), origin=str(path))
+    scenario = scenario_from_dict(_resolve(_read_json(path), path.parent, [path.resolve()]), origin=str(path))
     if check_nominal:
         _check_nominal(scenario, str(path), path.parent)
+    target = _beside(path.parent, scenario.nominal)
+    if target is not None:  # a file beside this one: kept as its absolute path (or as itself)
+        nominal = scenario.name if target == path.resolve() else str(target)
+        scenario = dataclasses.replace(scenario, nominal=nominal)
     return scenario
 
 
@@ -140,9 +150,7 @@ def _check_nominal(scenario: Scenario, origin: str, folder: Path | None) -> None
     """``nominal`` names an existing scenario with the same cells, links and horizon."""
     if scenario.nominal == scenario.name:
         return
-    target: str | Path = scenario.nominal
-    if folder is not None and (folder / f"{scenario.nominal}.json").is_file():
-        target = folder / f"{scenario.nominal}.json"
+    target: str | Path = _beside(folder, scenario.nominal) or scenario.nominal
     try:
         nominal = _load_registered(target) if isinstance(target, str) else _load_file(target, check_nominal=False)
     except ScenarioError as exc:
@@ -180,11 +188,11 @@ def _resolve(raw: dict[str, Any], folder: Path | None, chain: list[Any]) -> dict
         return raw
     if not isinstance(parent_name, str):
         raise ScenarioError(f"scenario file {str(chain[-1])!r}: 'extends' must be a name, got {parent_name!r}")
-    if folder is not None and (folder / f"{parent_name}.json").is_file():
-        path: Any = folder / f"{parent_name}.json"
+    path: Any = _beside(folder, parent_name)
+    if path is not None:
         if any(str(path) == str(p) for p in chain):
             raise ScenarioError(f"'extends' cycle: {' -> '.join(str(p) for p in [*chain, path])}")
-        parent = _resolve(_read_json(path), folder, [*chain, path])
+        parent = _resolve(_read_json(path), path.parent, [*chain, path])
     else:
         bases = [p.name[:-5] for p in resources.files(_DATA).iterdir() if p.name.endswith(".json")]
         if parent_name not in bases:
@@ -193,6 +201,14 @@ def _resolve(raw: dict[str, Any], folder: Path | None, chain: list[Any]) -> dict
             raise ScenarioError(f"'extends' cycle through {parent_name!r}")
         parent = _read_registered(parent_name, chain)
     return _merge(parent, raw)
+
+
+def _beside(folder: Path | None, name: str) -> Path | None:
+    """The scenario file ``name`` names relative to ``folder`` (``"base"`` or ``"sub/base.json"``), if it exists."""
+    if folder is None:
+        return None
+    path = (folder / (name if name.endswith(".json") else f"{name}.json")).resolve()
+    return path if path.is_file() else None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -276,7 +292,15 @@ def _check(ok: bool, origin: str, where: str, message: str) -> None:
 
 def _validate(s: Scenario, origin: str) -> None:
     c, t = s.city, s.transport
-    _check(s.family in ("hotspot", "wave", "none"), origin, "family", f"is {s.family!r}; valid: hotspot, wave, none")
+    _check(bool(s.family.strip()), origin, "family", "is empty; any non-empty label is valid")
+    for shock in ("hotspot", "wave"):
+        start = getattr(s, shock).start_step
+        _check(
+            start < s.horizon, origin, f"{shock}.start_step", f"is {start}; valid: -1 (random) or 0..{s.horizon - 1}"
+        )
+    for i, (x, y) in enumerate(s.wave.path):
+        _check(0 <= x <= c.size_m and 0 <= y <= c.size_m, origin, f"wave.path[{i}]", "lies outside the area")
+    _check(len(s.wave.path) != 1, origin, "wave.path", "needs at least two points (or none: the corridor)")
     _check(1 <= len(c.cell_xy) <= MAX_CELLS, origin, "city.cell_xy", f"needs 1 to {MAX_CELLS} cells")
     for name, (x, y) in (
         ("hospital_center", c.hospital_center),
