@@ -1,7 +1,8 @@
 """``twm-bench``: the project's command line. Thin: parsing and printing only.
 
 * ``list``: agents and scenarios;
-* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation``), records + report into ``--out``;
+* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation|generalization``), records + report
+  into ``--out``;
 * ``report DIR``: the table and plots of a results directory;
 * ``twin``: the twin's KPI table of reference library policies;
 * ``train fwm|cdwm``: train the Field or the Control/Dynamics World Model (``--config
@@ -38,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the available agents and the registered scenarios")
     run = sub.add_parser("run", help="run agents x scenarios x seeds and write records and a report")
     run.add_argument(
-        "--preset", choices=["quick", "paper", "ablation"], default="quick", help="protocol (default quick)"
+        "--preset",
+        choices=["quick", "paper", "ablation", "generalization"],
+        default="quick",
+        help="protocol (default quick)",
     )
     run.add_argument("--agents", nargs="+", help="agents by name or module:Class (default: the preset's)")
     run.add_argument("--scenarios", nargs="+", help="scenario names (default: the four paper scenarios)")
@@ -99,6 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     scen_sub.add_parser("schema", help="print the JSON Schema of a scenario file")
     check = scen_sub.add_parser("check", help="load scenario files (or names) and report what is wrong with each")
     check.add_argument("files", nargs="+", help="scenario JSON files or registered names")
+    gen = scen_sub.add_parser("generate", help="draw a city and write its shock families as scenario files")
+    gen.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    gen.add_argument("--cells", type=int, default=20, help="cells, 5 to 200 (default 20)")
+    gen.add_argument("--layout", default="random", help="grid, random or clustered (default random)")
+    gen.add_argument(
+        "--transport", default="hub-and-spoke", help="hub-and-spoke, ring or two-tier (default hub-and-spoke)"
+    )
+    gen.add_argument(
+        "--families",
+        nargs="+",
+        default=["hotspot", "wave"],
+        help="hotspot, wave, cell-hotspot, outage (default hotspot wave)",
+    )
+    gen.add_argument("--out", required=True, help="folder for the files (an ID and an OOD file per family)")
+    lst = scen_sub.add_parser("list", help="the registered scenarios, or those of a split")
+    lst.add_argument("--split", help="train, test-seeds, test-families, test-cities or paper")
     return parser
 
 
@@ -207,6 +227,22 @@ def _scenarios(args: argparse.Namespace) -> int:
         from twm_gym.scenarios.schema import scenario_schema
 
         print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    if args.scenarios_command == "generate":
+        from twm_gym.scenarios.generator import generate
+        from twm_gym.scenarios.splits import dump
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for data in generate(args.seed, args.cells, args.layout, args.transport, tuple(args.families)):
+            path = out / f"{data['name']}.json"
+            path.write_text(dump(data))
+            print(path)
+        return 0
+    if args.scenarios_command == "list":
+        from twm_gym.scenarios.splits import split_scenarios
+
+        print("\n".join(split_scenarios(args.split) if args.split else list_scenarios()))
         return 0
     bad = 0
     for name in args.files:

@@ -19,6 +19,8 @@ CALLS_PER_HORIZON = 12
 """The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
 
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
+GENERALIZATION = (*CLASSIC, "ppo", "ippo")
+"""The ``generalization`` preset's agents: the classic baselines and the shipped learned policies."""
 PAPER = (
     "twm",
     "twm-fields",
@@ -110,7 +112,10 @@ class RunSpec:
 def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
     """``quick``: every available agent but the ablations, the four scenarios, 4 seeds;
     ``paper``: the planners and baselines of the paper's comparison (or ``agents``) on its protocol;
-    ``ablation``: the TWM planner with one layer removed at a time, same protocol."""
+    ``ablation``: the TWM planner with one layer removed at a time, same protocol;
+    ``generalization``: the classic baselines and the shipped learned policies on every test split
+    (``twm_gym.scenarios.splits``: held-out seeds, families and cities, and the paper's four
+    scenarios), 8 held-out episodes each."""
     if name == "quick":
         ablation_only = set(ABLATIONS) - set(PAPER)
         every = tuple(a for a in available() if a not in ablation_only)
@@ -119,4 +124,10 @@ def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
         return RunSpec(agents=agents or PAPER, preset=name)
     if name == "ablation":
         return RunSpec(agents=agents or ABLATIONS, preset=name)
-    raise SpecError(f"unknown preset {name!r}; valid: ['ablation', 'paper', 'quick']")
+    if name == "generalization":
+        from twm_gym.scenarios.splits import TEST_SEEDS_FROM, TEST_SPLITS, split_scenarios
+
+        scenarios = tuple(s for split in TEST_SPLITS for s in split_scenarios(split))
+        seeds = tuple(range(TEST_SEEDS_FROM, TEST_SEEDS_FROM + 8))
+        return RunSpec(agents=agents or GENERALIZATION, scenarios=scenarios, seeds=seeds, preset=name)
+    raise SpecError(f"unknown preset {name!r}; valid: ['ablation', 'generalization', 'paper', 'quick']")

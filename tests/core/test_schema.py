@@ -9,6 +9,7 @@ import pytest
 
 from twm_gym.scenarios.registry import ScenarioError, _read_registered, scenario_from_dict
 from twm_gym.scenarios.schema import scenario_schema
+from twm_gym.scenarios.splits import SPLITS
 
 jsonschema = pytest.importorskip("jsonschema")
 PUBLISHED = Path(__file__).parents[2] / "docs" / "scenario.schema.json"
@@ -25,10 +26,12 @@ def test_the_published_schema_is_the_generated_one() -> None:
     assert json.loads(PUBLISHED.read_text()) == scenario_schema(), "run: twm-bench scenarios schema > " + str(PUBLISHED)
 
 
-def test_every_shipped_scenario_file_is_valid(validator) -> None:
-    files = [p for p in resources.files("twm_gym.scenarios.data").iterdir() if p.name.endswith(".json")]
+def test_every_shipped_and_generated_scenario_file_is_valid(validator) -> None:
+    data = resources.files("twm_gym.scenarios.data")
+    files = [p for p in data.iterdir() if p.name.endswith(".json")]
+    files += [p for split in SPLITS for p in data.joinpath(split).iterdir() if p.name.endswith(".json")]
     files += sorted((Path(__file__).parents[2] / "examples" / "scenarios").glob("*.json"))
-    assert len(files) >= 8
+    assert len(files) >= 60
     for path in files:
         errors = [e.message for e in validator.iter_errors(json.loads(path.read_text()))]
         assert errors == [], path.name

@@ -87,6 +87,12 @@ def compile_scenario(scenario: Scenario) -> Compiled:
     """Compile (and cache per parameter set) the static arrays of ``scenario``; they are read-only."""
     city, tr, dem, sim = scenario.city, scenario.transport, scenario.demand, scenario.sim
     field = compile_field(city)
+    empty = np.flatnonzero(field.member.sum(axis=1) == 0)
+    if empty.size:
+        raise ValueError(
+            f"city.grid: cells {empty.tolist()[:8]} serve no pixel of the {city.grid} x {city.grid} grid "
+            "(sites closer than a pixel); raise city.grid or move the sites apart"
+        )
     routing = RoutingTable(tr)
     zones = zone_membership(city)
     gain = np.ones((len(city.cell_xy), 3))

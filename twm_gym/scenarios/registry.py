@@ -169,7 +169,13 @@ def _check_nominal(scenario: Scenario, origin: str, folder: Path | None) -> None
 
 @functools.cache
 def _load_registered(name: str) -> Scenario:
-    if name not in list_scenarios():
+    split, _, base = name.rpartition("/")
+    if split:  # a generated split's scenario: "train/<name>"
+        folder = resources.files(_DATA).joinpath(split)
+        if not folder.is_dir() or not folder.joinpath(f"{base}.json").is_file():
+            splits = sorted(p.name for p in resources.files(_DATA).iterdir() if p.is_dir() and p.name[0] != "_")
+            raise ScenarioError(f"unknown scenario {name!r}; splits: {', '.join(splits)} (see twm-bench list --split)")
+    elif name not in list_scenarios():
         raise ScenarioError(f"unknown scenario {name!r}; valid scenarios: {', '.join(list_scenarios())}")
     scenario = scenario_from_dict(_read_registered(name, []), origin=name)
     _check_nominal(scenario, name, None)
