@@ -1,12 +1,18 @@
 """Throughput of the batched twin: full-horizon rollouts per second and peak memory.
 
     python benchmarks/perf/perf_twin.py [--scenario hotspot-id] [--repeats 5]
+    python benchmarks/perf/perf_twin.py --cells 10 50 200 [--batch 256]
 
 Each batch uses distinct seeds (the worst case: no exogenous draws are shared) and the uniform
 policy; a second line per size uses 16 distinct seeds shared by the batch (the planners' and
 DT-fair's pattern, where exogenous draws are computed once per seed). Reports the best and median
 of ``--repeats`` runs (this machine is noisy: compare within one run) and the peak traced memory.
 Also prints where the time of one B = 1024 call goes, by stage.
+
+``--cells`` measures generated cities of those sizes instead (``twm_gym.scenarios.generator``:
+seed 0, random layout, hub-and-spoke transport, the hotspot family's ID scenario): B rollouts with
+distinct seeds per call, the rate, the peak memory, and the time per rollout against the size
+``cells x links`` relative to the smallest city, and where the time of the largest goes.
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ from twm_gym.core.compiled import compile_scenario
 from twm_gym.core.csw import csw_step, initial_csw, record_step
 from twm_gym.core.egw import initial_egw, roll
 from twm_gym.core.kpi import episode_kpis
+from twm_gym.core.params import Scenario
 from twm_gym.core.rng import seed_keys
 from twm_gym.core.sim import empty_ledger
-from twm_gym.scenarios import load_scenario
+from twm_gym.scenarios import load_scenario, scenario_from_dict
+from twm_gym.scenarios.generator import generate
 
 
-def _rate(scenario: str, batch: int, repeats: int, shared: bool) -> tuple[float, float, float]:
-    sc = load_scenario(scenario)
+def _rate(scenario: str | Scenario, batch: int, repeats: int, shared: bool) -> tuple[float, float, float]:
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     p = np.full((sc.horizon, len(sc.city.cell_xy), 3), 1 / 3, dtype=np.float32)
     b = np.full((sc.horizon, len(sc.transport.links), 3), 1 / 3, dtype=np.float32)
     times = []
@@ -46,9 +54,9 @@ def _rate(scenario: str, batch: int, repeats: int, shared: bool) -> tuple[float,
     return batch / min(times), batch / float(np.median(times)), peak / 2**20
 
 
-def _stages(scenario: str, batch: int = 1024) -> dict[str, float]:
+def _stages(scenario: str | Scenario, batch: int = 1024) -> dict[str, float]:
     """Seconds per stage of one serial B-row rollout (exogenous roll, controllable steps, KPIs)."""
-    sc = load_scenario(scenario)
+    sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     comp = compile_scenario(sc)
     keys = seed_keys(np.arange(batch))
     csw, ledger = initial_csw(comp, batch), empty_ledger(sc, batch)
@@ -69,11 +77,44 @@ def _stages(scenario: str, batch: int = 1024) -> dict[str, float]:
     return out
 
 
+def _by_size(cells: list[int], batch: int, repeats: int) -> None:
+    print(f"generated cities (seed 0, random, hub-and-spoke, hotspot ID); B = {batch} distinct seeds a call")
+    print(
+        f"{'cells':>6} {'links':>6} {'grid':>5} {'best/s':>9} {'median/s':>9} {'peak MiB':>9} "
+        f"{'ms/rollout':>11} {'/ (C x L)':>10}"
+    )
+    base = None
+    sizes = []
+    for n in cells:
+        sc = scenario_from_dict(generate(0, n, "random", "hub-and-spoke", ("hotspot",))[0])
+        best, med, peak = _rate(sc, batch, repeats, shared=False)
+        per = 1e3 / best
+        size = sc.n_cells * sc.n_links
+        base = base or per / size
+        sizes.append(sc)
+        print(
+            f"{sc.n_cells:>6} {sc.n_links:>6} {sc.city.grid:>5} {best:>9,.0f} {med:>9,.0f} {peak:>9.1f} "
+            f"{per:>11.2f} {per / size / base:>10.2f}"
+        )
+    with single_threaded_blas():
+        _stages(sizes[-1], batch)
+        stages = _stages(sizes[-1], batch)
+    total = sum(stages.values())
+    print(f"\nwhere one serial B = {batch} rollout of the {sizes[-1].n_cells}-cell city goes:")
+    for name, sec in stages.items():
+        print(f"  {name:<30} {sec * 1e3:7.1f} ms  {sec / total:5.0%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Batched-twin throughput.")
     parser.add_argument("--scenario", default="hotspot-id")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cells", type=int, nargs="+", help="measure generated cities of these sizes instead")
+    parser.add_argument("--batch", type=int, default=256, help="rollouts per call with --cells (default 256)")
     args = parser.parse_args()
+    if args.cells:
+        _by_size(args.cells, args.batch, args.repeats)
+        return
     print(f"scenario {args.scenario}; uniform policy; {args.repeats} timed repeats after one warm-up")
     print(f"{'B':>6} {'seeds':>9} {'best/s':>9} {'median/s':>9} {'peak MiB':>9}")
     for batch in (1, 64, 1024, 4096):

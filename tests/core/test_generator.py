@@ -77,3 +77,19 @@ def test_splits_are_disjoint_and_the_paper_scenarios_are_test_only() -> None:
     assert split_scenarios("paper") == ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
     big = load_scenario(max(split_scenarios("test-cities"), key=lambda s: load_scenario(s).n_cells))
     assert big.n_cells == 200 and np.isfinite(compile_scenario(big).nominal_capacity).all()
+
+
+def test_a_large_city_rolls_out_the_same_bits_whatever_its_batch() -> None:
+    from twm_gym.core.candidates import candidate_library
+    from twm_gym.core.field import GATHER_CELLS
+    from twm_gym.core.twin import simulate
+
+    sc = scenario_from_dict(generate(0, 2 * GATHER_CELLS, "random", "hub-and-spoke", ("hotspot",))[0])
+    assert compile_scenario(sc).field.slots is not None  # the per-cell gather path
+    lib = candidate_library(sc)
+    rows = np.array([3, 40, 77, 200])
+    together = simulate(sc, lib.p[rows], lib.b[rows], rows + 5)
+    for i, r in enumerate(rows):
+        alone = simulate(sc, lib.p[r : r + 1], lib.b[r : r + 1], [r + 5])
+        assert alone.kpis.row(0) == together.kpis.row(i)
+        assert np.isfinite(alone.utility).all()

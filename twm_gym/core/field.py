@@ -36,6 +36,7 @@ class StaticField:
     interf_mw: NDArray[np.float32]  # (C, X) received power of each non-serving cell, mW (0 if serving)
     noise_mw: float  # thermal noise over the carrier, mW
     member: NDArray[np.float32]  # (C, X) one-hot: 1 where cell c serves pixel x
+    slots: NDArray[np.intp] | None  # (M, C) the pixels of each cell, padded with X; None below GATHER_CELLS
     gap: float  # Shannon gap, linear
     se_max: float  # bit/s/Hz
     bandwidth_mhz: float
@@ -73,6 +74,13 @@ def compile_field(city: CityParams) -> StaticField:
     member = np.zeros_like(rx_mw)
     member[np.arange(len(pixels)), serve] = 1.0
     noise_dbm = _THERMAL_DBM_PER_HZ + 10.0 * np.log10(radio.bandwidth_mhz * 1e6) + radio.noise_figure_db
+    slots = None
+    if n_cells >= GATHER_CELLS:
+        counts = np.bincount(serve, minlength=n_cells)
+        slots = np.full((max(int(counts.max()), 1), n_cells), len(pixels), dtype=np.intp)
+        for c in range(n_cells):
+            mine = np.flatnonzero(serve == c)
+            slots[: len(mine), c] = mine
     return StaticField(
         pixels=pixels,
         serve=serve,
@@ -80,6 +88,7 @@ def compile_field(city: CityParams) -> StaticField:
         interf_mw=np.ascontiguousarray((rx_mw * (1.0 - member)).T, dtype=np.float32),
         noise_mw=float(10.0 ** (noise_dbm / 10.0)),
         member=np.ascontiguousarray(member.T, dtype=np.float32),
+        slots=slots,
         gap=float(10.0 ** (radio.shannon_gap_db / 10.0)),
         se_max=radio.se_max,
         bandwidth_mhz=radio.bandwidth_mhz,
@@ -96,9 +105,23 @@ def _rowwise(x: NDArray[np.float32], w: NDArray[np.float32]) -> NDArray[np.float
     return np.einsum("bi,ij->bj", x, w, optimize=False)
 
 
-def _segment_sum(x: NDArray[np.float32], member: NDArray[np.float32]) -> NDArray[np.float32]:
-    """``(B, C)`` sums of ``x (B, X)`` over each cell's pixels, ``member (C, X)`` one-hot; order as :func:`_rowwise`."""
-    return np.einsum("bi,ji->bj", x, member, optimize=False)
+GATHER_CELLS = 32
+"""From this many cells on, per-cell sums over pixels gather each cell's own pixels (cost ``B x X``)
+instead of contracting with the one-hot membership (cost ``B x X x C``). Both sum in a fixed order
+whatever the batch, so a rollout's bits never depend on its batch; the two orders differ in the
+last bits, and smaller cities (the paper's among them) keep the contraction their published
+numbers were made with."""
+
+
+def _segment_sum(x: NDArray[np.float32], field: StaticField) -> NDArray[np.float32]:
+    """``(B, C)`` sums of ``x (B, X)`` over each cell's pixels."""
+    if field.slots is None:  # order as _rowwise
+        return np.einsum("bi,ji->bj", x, field.member, optimize=False)
+    padded = np.concatenate([x, np.zeros((x.shape[0], 1), dtype=x.dtype)], axis=1)
+    out = padded[:, field.slots[0]]
+    for row in field.slots[1:]:
+        out += padded[:, row]
+    return out
 
 
 def sinr(field: StaticField, activity: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -124,9 +147,9 @@ def cell_capacity(
     lin = sinr(field, activity)
     se = np.log2(np.float32(1.0) + lin / np.float32(field.gap))
     np.minimum(se, np.float32(field.se_max), out=se)
-    weight = _segment_sum(density, field.member)  # (B, C) users per cell
+    weight = _segment_sum(density, field)  # (B, C) users per cell
     se *= density
-    mean_se = _segment_sum(se, field.member) / weight  # bit/s/Hz
+    mean_se = _segment_sum(se, field) / weight  # bit/s/Hz
     cap = mean_se * np.float32(field.bandwidth_mhz)
     # Effective SINR: the SINR whose Shannon rate is the cell's mean spectral efficiency.
     sinr_db = np.float32(10.0) * np.log10(np.float32(field.gap) * (np.exp2(mean_se) - np.float32(1.0)) + 1e-12)
