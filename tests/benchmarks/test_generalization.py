@@ -15,7 +15,7 @@ def test_the_preset_plays_every_test_split_on_held_out_episodes_only() -> None:
     spec = preset("generalization")
     assert spec.agents == GENERALIZATION and min(spec.seeds) >= TEST_SEEDS_FROM
     expected = {s for split in ("test-seeds", "test-families", "test-cities", "paper") for s in split_scenarios(split)}
-    assert set(spec.scenarios) == expected and len(spec.scenarios) == 56
+    assert set(spec.scenarios) == expected and len(spec.scenarios) == 62
     assert {split_of(s) for s in spec.scenarios} == {"test-seeds", "test-families", "test-cities", "paper"}
 
 

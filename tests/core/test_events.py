@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from twm_gym.core.compiled import compile_scenario
-from twm_gym.core.egw import initial_egw, roll
+from twm_gym.core.egw import drivers_of, event_centers, initial_egw, roll
 from twm_gym.core.rng import seed_keys
 from twm_gym.scenarios.registry import ScenarioError, _read_registered, load_scenario, scenario_from_dict
 
@@ -114,3 +114,72 @@ def test_a_nominal_beside_the_file_is_found_from_any_working_directory(tmp_path,
     card = ScenarioCard.of(ood)
     assert card.nominal.name == "harbour-id" and card.nominal.nominal == "harbour-id" and card.family == "harbour"
     assert ood.failures.scheduled[1].capacity_factor == 0.5 and ood.hotspot.at == "cell:6"
+
+
+def _with_events(events):
+    data = _quiet_city()
+    data["events"] = events
+    return data
+
+
+def test_composed_events_surge_their_places_and_paths_at_their_steps_and_leave_other_draws_alone() -> None:
+    comp0, calm = _drivers(_quiet_city())
+    k = int(np.flatnonzero(~comp0.zones.any(axis=0))[0])
+    path = [[150.0, 750.0], [1900.0, 1150.0]]
+    data = _with_events(
+        [
+            {"at": f"cell:{k}", "start_step": 2, "duration_steps": 3, "intensity": 2.5, "slice_gain": [0, 1, 0]},
+            {"path": path, "start_step": 6, "duration_steps": 4, "intensity": 1.5, "radius_m": 250.0},
+        ]
+    )
+    _, shocked = _drivers(data)
+    for t, (a, b) in enumerate(zip(calm, shocked, strict=True)):
+        gain = b.demand / a.demand  # (B, C, S)
+        first = 2 <= t < 5
+        assert ((gain[:, k, 1] > 1.5) == first).all(), t
+        if not first and not 6 <= t < 10:
+            assert np.array_equal(a.demand, b.demand), t
+    # the travelling event's centre goes from one end of its path to the other over its 4 steps
+    comp_e = compile_scenario(scenario_from_dict(data))
+    path_rolled = roll(comp_e, initial_egw(comp_e, len(SEEDS)), seed_keys(SEEDS), 0, 12)
+    ends = [comp_e.event_point(1, np.array(s)) for s in (0.0, 1.0)]
+    start, end = (path_rolled.state(t) for t in (6, 9))
+    for row in range(len(SEEDS)):
+        c6 = event_centers(comp_e, start.ev_left, start.ev_dir, start.ev_offset)[row, 1]
+        c9 = event_centers(comp_e, end.ev_left, end.ev_dir, end.ev_offset)[row, 1]
+        assert {tuple(np.round(c6)), tuple(np.round(c9))} == {tuple(np.round(e)) for e in ends}
+    # the shocks and failures of the base scenario draw what they drew without the events
+    base = roll(comp0, initial_egw(comp0, len(SEEDS)), seed_keys(SEEDS), 0, 12)
+    for name in ("ar", "hot_left", "hot_center", "wave_left", "down_left"):
+        assert np.array_equal(base.fields[name], path_rolled.fields[name]), name
+
+
+def test_random_events_resume_exactly_from_any_step() -> None:
+    data = _with_events([{"at": "zone:fwa", "rate": 0.4, "duration_steps": 2, "center_sigma_m": 80.0}])
+    comp = compile_scenario(scenario_from_dict(data))
+    keys = seed_keys(np.arange(16))
+    whole = roll(comp, initial_egw(comp, 16), keys, 0, 12)
+    first = roll(comp, initial_egw(comp, 16), keys, 0, 5)
+    rest = roll(comp, first.state(4), keys, 5, 12)
+    assert whole.fields["ev_left"].any()  # some events ran
+    running = int(np.argmax(whole.fields["ev_left"][5, :, 0] > 0))
+    view = drivers_of(comp, whole.state(5), 6)  # a planner's persistence view keeps the running event
+    calm = drivers_of(compile_scenario(scenario_from_dict(_quiet_city())), whole.state(5), 6)
+    assert view.demand[running].sum() > calm.demand[running].sum()
+    for t in range(5, 12):
+        assert np.array_equal(whole.at(t).demand, rest.at(t).demand), t
+        assert np.array_equal(whole.state(t).ev_offset, rest.state(t).ev_offset), t
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"start_step": 12}, r"events\[0\].start_step is 12; valid: -1 \(random\) or 0..11"),
+        ({"path": [[10.0, 10.0]]}, r"events\[0\].path needs at least two points"),
+        ({"at": "zone:harbour"}, r"events\[0\].at: zone 'harbour' does not exist"),
+        ({"rate": 2.0}, r"events\[0\].rate: 2.0 is out of range"),
+    ],
+)
+def test_bad_events_are_named(event, message) -> None:
+    with pytest.raises(ScenarioError, match=message):
+        scenario_from_dict(_with_events([event]))

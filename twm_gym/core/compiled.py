@@ -49,6 +49,16 @@ class Compiled:
     corridor_xy: NDArray[np.float64]  # (V, 2) vertices of the path waves travel (``wave.path``), m
     corridor_arc: NDArray[np.float64]  # (V,) fractional arc length of each vertex, 0 .. 1
     link_factor: NDArray[np.float32]  # (T, L) capacity kept per step and link by scheduled link events
+    event_xy: NDArray[np.float32]  # (E, 2) the place of each further surge event (its path's start if it travels), m
+    event_paths: tuple[tuple[NDArray[np.float64], NDArray[np.float64]] | None, ...]  # (vertices, arc) or None
+
+    def event_point(self, e: int, s: NDArray[np.floating]) -> NDArray[np.float32]:
+        """``(..., 2)`` points at fractional arc length ``s`` along event ``e``'s path, m."""
+        path = self.event_paths[e]
+        assert path is not None
+        xy, arc = path
+        s64 = np.minimum(np.maximum(np.asarray(s, dtype=np.float64), 0.0), 1.0)
+        return np.stack([np.interp(s64, arc, xy[:, 0]), np.interp(s64, arc, xy[:, 1])], axis=-1).astype(np.float32)
 
     @property
     def n_cells(self) -> int:
@@ -154,8 +164,32 @@ def compile_scenario(scenario: Scenario) -> Compiled:
             corridor_xy=poly,
             corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
             link_factor=link_factors(scenario),
+            event_xy=np.asarray(
+                [
+                    place(city, ev.at, f"events[{i}].at") if len(ev.path) < 2 else ev.path[0]
+                    for i, ev in enumerate(scenario.events)
+                ],
+                dtype=np.float32,
+            ).reshape(-1, 2),
+            event_paths=tuple(_polyline(ev.path, f"events[{i}].path") for i, ev in enumerate(scenario.events)),
         )
     )
+
+
+def _polyline(
+    path: tuple[tuple[float, float], ...], where: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """A path's vertices and their fractional arc lengths (None: fewer than two points, it stays put)."""
+    if len(path) < 2:
+        return None
+    xy = np.asarray(path, dtype=np.float64)
+    seg = np.linalg.norm(np.diff(xy, axis=0), axis=1)
+    if not seg.sum() > 0:
+        raise ValueError(f"{where}: the path has zero length")
+    xy.flags.writeable = False
+    arc = np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum()
+    arc.flags.writeable = False
+    return xy, arc
 
 
 PLACES = "'', 'cell:K', 'cells:I,J,...', 'zone:NAME', 'point:X,Y'"

@@ -42,7 +42,7 @@ _N_UNIFORM_FIXED = 3  # hotspot start, wave start, wave direction
 
 def initial_egw(comp: Compiled, batch: int) -> EGWState:
     """The exogenous state at reset: no shock, every link up, demand at its mean."""
-    c, n_links = comp.n_cells, comp.n_links
+    c, n_links, n_events = comp.n_cells, comp.n_links, len(comp.scenario.events)
     center = comp.hotspot_xy
     return EGWState(
         ar=np.zeros((batch, c, 3), dtype=np.float32),
@@ -54,6 +54,10 @@ def initial_egw(comp: Compiled, batch: int) -> EGWState:
         wave_left=np.zeros(batch, dtype=np.int32),
         wave_intensity=np.zeros(batch, dtype=np.float32),
         down_left=np.zeros((batch, n_links), dtype=np.int32),
+        ev_left=np.zeros((batch, n_events), dtype=np.int32),
+        ev_intensity=np.zeros((batch, n_events), dtype=np.float32),
+        ev_offset=np.zeros((batch, n_events, 2), dtype=np.float32),
+        ev_dir=np.ones((batch, n_events), dtype=np.float32),
     )
 
 
@@ -78,6 +82,9 @@ in a 1 MiB L2 cache, many enough to amortize numpy's per-call cost when the batc
 
 _BURST_COUNTER = 1 << 24
 """Per-step hash counters at and above this value draw the bursts; those below draw everything else."""
+_EVENT_COUNTER = 1 << 20
+"""Per-step hash counters from this value on draw the further surge events (``scenario.events``), so
+adding an event leaves every other draw of the episode as it was."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +229,8 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     wave_on = (wave_left > 0).astype(np.float32)
     front = comp.corridor_point(wave_pos)  # (T, B, 2)
 
+    ev = _roll_events(comp, state, keys, t0, t1)
+
     # Link failures, boosted near active shocks; a failed link stays down `repair_steps` steps.
     k_hot_link = _kernel(comp.link_xy, hot_center.reshape(-1, 2), hot.radius_m).reshape(n_t, batch, n_links)
     k_wave_link = _kernel(comp.link_xy, front.reshape(-1, 2), wave.width_m).reshape(n_t, batch, n_links)
@@ -232,6 +241,8 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
         + np.float32(hot.fail_boost) * hot_on[..., None] * k_hot_link
         + np.float32(wave.fail_boost) * wave_on[..., None] * k_wave_link
     )
+    if ev is not None:
+        p_fail = p_fail + (ev.fail_boost * ev.on[..., None] * ev.k_link).sum(axis=2)  # (T, B, L)
     may_fail = u[..., _N_UNIFORM_FIXED:] < p_fail  # (T, B, L)
     down_left = np.empty((n_t, batch, n_links), dtype=np.int32)
     down = state.down_left
@@ -252,6 +263,7 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
         "wave_left": wave_left,
         "wave_intensity": wave_intensity,
         "down_left": down_left,
+        **(ev.state if ev is not None else _no_event_fields(state, n_t)),
     }
     per_row = {
         "hot_on": hot_on,
@@ -260,6 +272,7 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
         "link_up": link_up,
         "k_wave_link": k_wave_link,
         **{name: fields[name] for name in ("ar", "hot_center", "hot_intensity", "wave_intensity")},
+        **(ev.rows if ev is not None else {}),
     }
     steps_per_block = max(1, _ROW_BLOCK // batch)
     blocks = []
@@ -274,6 +287,95 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
             )
         )
     return ExoPath(t0=t0, batch=batch, steps=n_t, fields=fields, blocks=blocks, steps_per_block=steps_per_block)
+
+
+@dataclass(frozen=True)
+class _Events:
+    """The further surge events over a stretch of steps: their state and their per-row quantities."""
+
+    state: dict[str, NDArray[np.generic]]  # ev_* EGWState fields, (T, B, E, ...)
+    rows: dict[str, NDArray[np.float32]]  # ev_amp (T, B, E), ev_center (T, B, E, 2)
+    on: NDArray[np.float32]  # (T, B, E) 1 while running
+    k_link: NDArray[np.float32]  # (T, B, E, L) coverage of each access link
+    fail_boost: NDArray[np.float32]  # (E, 1) per event
+
+
+def _no_event_fields(state: EGWState, n_t: int) -> dict[str, NDArray[np.generic]]:
+    return {name: np.repeat(getattr(state, name)[None], n_t, axis=0) for name in _EVENT_FIELDS}
+
+
+_EVENT_FIELDS = ("ev_left", "ev_intensity", "ev_offset", "ev_dir")
+
+
+def _roll_events(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1: int) -> _Events | None:
+    """Steps ``t0 <= t < t1`` of the scenario's further surge events (None when it has none).
+
+    Each event runs the hotspot's countdown (a start while not running: at random with its
+    ``rate``, or at its ``start_step``), draws its intensity, centre offset and direction when it
+    starts, and sits at its place or moves along its path as the wave's front does.
+    """
+    events = comp.scenario.events
+    n_e = len(events)
+    if n_e == 0:
+        return None
+    n_t, batch = t1 - t0, state.ev_left.shape[0]
+    u, idx = draw_steps(keys, t0, t1, 2 * n_e, 3 * n_e, counter0=_EVENT_COUNTER)
+    u = u.reshape(n_t, batch, n_e, 2)
+    z = normal_table()[idx].reshape(n_t, batch, n_e, 3)
+    rate = np.array([e.rate for e in events], dtype=np.float32)
+    sched = np.array([e.start_step for e in events])
+    duration = np.array([e.duration_steps for e in events], dtype=np.int32)
+    may_start = np.where(sched >= 0, (np.arange(t0, t1)[:, None] == sched[None, :])[:, None, :], u[..., 0] < rate)
+    left_all = np.empty((n_t, batch, n_e), dtype=np.int32)
+    started = np.empty((n_t, batch, n_e), dtype=bool)
+    left = state.ev_left
+    for start_i, started_i, left_i in zip(may_start, started, left_all, strict=True):
+        left = np.maximum(left - 1, 0)
+        np.logical_and(left == 0, start_i, out=started_i)
+        left = np.where(started_i, duration, left)
+        left_i[...] = left
+    latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
+    flat = latest.reshape(n_t, batch * n_e)  # events as extra rows, for _latest
+
+    def pick(initial: NDArray[np.float32], drawn: NDArray[np.float32]) -> NDArray[np.float32]:
+        tail = initial.shape[2:]
+        out = _latest(initial.reshape(batch * n_e, *tail), drawn.reshape(n_t, batch * n_e, *tail), flat)
+        return out.reshape(n_t, batch, n_e, *tail)
+
+    sigma = np.array([e.intensity_sigma for e in events], dtype=np.float32)
+    mean = np.array([e.intensity for e in events], dtype=np.float32)
+    intensity = pick(state.ev_intensity, mean * np.exp(sigma * z[..., 2] - sigma**2 / 2))
+    spread = np.array([e.center_sigma_m for e in events], dtype=np.float32)[:, None]
+    offset = pick(state.ev_offset, spread * z[..., :2])
+    direction = pick(state.ev_dir, np.where(u[..., 1] < 0.5, 1.0, -1.0).astype(np.float32))
+    on = (left_all > 0).astype(np.float32)
+    center = event_centers(comp, left_all, direction, offset)  # (T, B, E, 2)
+    radius = np.array([e.radius_m for e in events], dtype=np.float32)
+    d2 = ((comp.link_xy[None, None, None, :, :] - center[:, :, :, None, :]) ** 2).sum(axis=-1)  # (T, B, E, L)
+    k_link = np.exp(d2 * (np.float32(-0.5) / radius[:, None] ** 2)).astype(np.float32) * comp.link_is_access
+    return _Events(
+        state={"ev_left": left_all, "ev_intensity": intensity, "ev_offset": offset, "ev_dir": direction},
+        rows={"ev_amp": on * intensity, "ev_center": center},
+        on=on,
+        k_link=k_link,
+        fail_boost=np.array([e.fail_boost for e in events], dtype=np.float32)[:, None],
+    )
+
+
+def event_centers(
+    comp: Compiled, left: NDArray[np.int32], direction: NDArray[np.float32], offset: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """``(..., E, 2)`` centre of every further event: its place plus its offset, or its point along its
+    path after ``duration - left`` steps (travelling from the end its direction says), m."""
+    out = np.broadcast_to(comp.event_xy, offset.shape).astype(np.float32) + offset
+    for e, ev in enumerate(comp.scenario.events):
+        if comp.event_paths[e] is None:
+            continue
+        age = (ev.duration_steps - left[..., e]).astype(np.float32)
+        step = np.float32(1.0 / max(ev.duration_steps - 1, 1))
+        pos = np.where(direction[..., e] > 0, 0.0, 1.0) + direction[..., e] * step * age
+        out[..., e, :] = comp.event_point(e, pos) + offset[..., e, :]
+    return out
 
 
 def _bursts(comp: Compiled, keys: NDArray[np.uint64], t0: int, t1: int) -> NDArray[np.float32]:
@@ -308,11 +410,14 @@ def _drivers(
     front: NDArray[np.float32],
     link_up: NDArray[np.bool_],
     k_wave_link: NDArray[np.float32],
+    ev_amp: NDArray[np.float32] | None = None,
+    ev_center: NDArray[np.float32] | None = None,
 ) -> dict[str, Any]:
     """Every :class:`Drivers` field but the burst, for a stack of (step, rollout) rows.
 
     ``t_rows`` gives each row's step; the other arguments are the rows' exogenous state after
-    that step and the quantities :func:`roll` derived from it.
+    that step and the quantities :func:`roll` derived from it (``ev_amp (rows, E)`` and
+    ``ev_center (rows, E, 2)``: the further surge events' amplitude and centre, when there are any).
     """
     sc = comp.scenario
     hot, wave, dem = sc.hotspot, sc.wave, sc.demand
@@ -338,11 +443,24 @@ def _drivers(
             * np.asarray(wave.slice_gain, dtype=np.float32)
         )
         density += (amp * np.float32(wave.density_gain))[:, None] * _grid_kernel(comp, front, wave.width_m)
+    events_cross = None
+    if ev_amp is not None and ev_center is not None:
+        events_cross = np.zeros((rows, comp.n_links), dtype=np.float32)
+        for e, ev in enumerate(sc.events):
+            amp, center = ev_amp[:, e], ev_center[:, e]
+            gain = np.asarray(ev.slice_gain, dtype=np.float32)
+            demand = demand * (1.0 + amp[:, None, None] * _kernel(comp.cell_xy, center, ev.radius_m)[:, :, None] * gain)
+            density += (amp * np.float32(ev.density_gain))[:, None] * _grid_kernel(comp, center, ev.radius_m)
+            if ev.cross_load > 0:
+                covered = _kernel(comp.link_xy, center, ev.radius_m) * comp.link_is_access
+                events_cross += np.float32(ev.cross_load) * (amp > 0)[:, None] * covered
     demand = demand.astype(np.float32, copy=False)
     activity = demand.sum(axis=-1) / comp.nominal_capacity
     activity = np.minimum(np.maximum(activity, np.float32(sc.city.radio.min_activity)), np.float32(1.0))
     capacity, sinr_db = cell_capacity(comp.field, activity, density)
     cross = (np.float32(wave.cross_load) * wave_on[:, None] * k_wave_link).astype(np.float32)
+    if events_cross is not None:
+        cross = np.minimum(cross + events_cross, np.float32(1.0))
     link_avail = (comp.link_mbps * (1.0 - cross) * link_up).astype(np.float32)
     if sc.failures.scheduled:  # scheduled link events: down where the factor is 0, scaled elsewhere
         factor = comp.link_factor[t_rows]  # (rows, L)
@@ -362,6 +480,17 @@ def _drivers(
         "density": density,
         "activity": activity,
         "wave_front": front,
+    }
+
+
+def _event_rows(comp: Compiled, state: EGWState) -> dict[str, NDArray[np.float32]]:
+    """The further events' ``ev_amp`` and ``ev_center`` implied by ``state`` (none without events)."""
+    if not comp.scenario.events:
+        return {}
+    amp = (state.ev_left > 0) * state.ev_intensity
+    return {
+        "ev_amp": amp.astype(np.float32),
+        "ev_center": event_centers(comp, state.ev_left, state.ev_dir, state.ev_offset),
     }
 
 
@@ -414,6 +543,7 @@ def drivers_of(comp: Compiled, state: EGWState, t: int) -> Drivers:
         front=front,
         link_up=state.down_left == 0,
         k_wave_link=k_wave_link.astype(np.float32),
+        **_event_rows(comp, state),
     )
     burst = np.ones((batch, sc.sim.substeps, comp.n_cells, 3), dtype=np.float32)
     return Drivers(burst=burst, **fields)

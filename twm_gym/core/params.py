@@ -146,6 +146,32 @@ class WaveParams:
 
 
 @dataclass(frozen=True)
+class SurgeEvent:
+    """One more shock, composed with the scenario's hotspot and wave: a surge of demand and users.
+
+    It sits at a place (``at``, as :class:`HotspotParams`'s) or, when ``path`` has two or more points,
+    travels it end to end (either way) over its duration; it starts at random (``rate`` per step
+    while it is not running) or once at ``start_step``. Near its centre it multiplies demand by
+    ``1 + I g_s exp(-d^2 / 2 r^2)``, adds users, takes ``cross_load`` of the capacity of links
+    whose node it covers and raises their failure probability by ``fail_boost``.
+    """
+
+    at: str = ""  # where it sits when ``path`` is empty (HotspotParams.at's forms)
+    path: tuple[tuple[float, float], ...] = ()  # polyline it travels, m (two points or more); (): it stays put
+    start_step: int = -1  # the step it starts at; -1: random starts at ``rate``
+    rate: float = 0.0  # probability per slow step that it starts (when not running)
+    duration_steps: int = 3  # slow steps it lasts
+    intensity: float = 2.0  # mean surge multiplier at its centre
+    intensity_sigma: float = 0.3  # log-normal spread of the intensity
+    radius_m: float = 300.0  # Gaussian radius of the surge, m
+    center_sigma_m: float = 0.0  # random spread of its centre (a placed one), m
+    slice_gain: tuple[float, float, float] = (1.0, 1.0, 1.0)  # surge weight per slice
+    density_gain: float = 2.0  # extra users per pixel at the centre, per unit intensity
+    cross_load: float = 0.0  # fraction of a covered link's capacity taken by its cross traffic
+    fail_boost: float = 0.0  # extra failure probability of the links it covers
+
+
+@dataclass(frozen=True)
 class LinkEvent:
     """A scheduled change of one transport link's capacity: a failure (factor 0) or a degradation."""
 
@@ -208,6 +234,7 @@ class Scenario:
     hotspot: HotspotParams = field(default_factory=HotspotParams)
     wave: WaveParams = field(default_factory=WaveParams)
     failures: FailureParams = field(default_factory=FailureParams)
+    events: tuple[SurgeEvent, ...] = ()  # further shocks, composed with the hotspot and the wave
     sim: SimParams = field(default_factory=SimParams)
     cost: CostParams = field(default_factory=CostParams)
     sla: SLAParams = field(default_factory=SLAParams)

@@ -54,6 +54,10 @@ class EGWState(_Batched):
     wave_left: I32  # (B,) slow steps the current wave still lasts (0: none)
     wave_intensity: F32  # (B,) wave surge multiplier at its front
     down_left: I32  # (B, L) slow steps each link stays down (0: up)
+    ev_left: I32  # (B, E) slow steps each further surge event still lasts (0: not running)
+    ev_intensity: F32  # (B, E) its surge multiplier
+    ev_offset: F32  # (B, E, 2) random offset of its centre from its place, m
+    ev_dir: F32  # (B, E) +1 or -1: the way a travelling one goes along its path
 
 
 @dataclass(frozen=True)

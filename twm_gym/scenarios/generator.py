@@ -28,7 +28,9 @@ The distributions (``docs/scenarios.md#generated-cities``):
 
 Families (``FAMILIES``): ``hotspot`` (surges at the hospital), ``wave`` (fronts along the corridor),
 ``cell-hotspot`` (surges at a random site in no zone), ``outage`` (a scheduled failure of the
-busiest spoke and a degraded backup link on top of hotspots). ``ood`` variants are stronger,
+busiest spoke and a degraded backup link on top of hotspots), ``crowds`` (2-4 further surge
+events drawn from the event language: placed at random sites or crossing the city, scheduled or
+random, random slice weights). ``ood`` variants are stronger,
 wider, longer and fail more, as the paper's OOD scenarios are.
 """
 
@@ -44,7 +46,7 @@ from twm_gym.scenarios.registry import ScenarioError
 
 LAYOUTS = ("grid", "random", "clustered")
 TRANSPORTS = ("hub-and-spoke", "ring", "two-tier")
-FAMILIES = ("hotspot", "wave", "cell-hotspot", "outage")
+FAMILIES = ("hotspot", "wave", "cell-hotspot", "outage", "crowds")
 MIN_CELLS, MAX_CELLS = 5, 200
 TRUNK_MARGIN = (1.4, 2.3)
 """Spokes and trunks: an even 1/3 split serves the heaviest slice's nominal load with this margin
@@ -287,6 +289,8 @@ def generate_family(city: dict[str, Any], family: str, ood: bool, seed: int = 0)
             "cross_load": 0.5 if ood else 0.4,
             "fail_boost": 0.08 if ood else 0.05,
         }
+    elif family == "crowds":
+        out["events"] = _crowds(rng, city, ood, scale)
     elif family == "cell-hotspot":
         xy = np.asarray(city["city"]["cell_xy"])
         outside = [i for i, p in enumerate(xy) if not any(_in_zone(p, z) for z in city["city"]["zones"])]
@@ -311,6 +315,39 @@ def generate_family(city: dict[str, Any], family: str, ood: bool, seed: int = 0)
         ]
     out["failures"] = failures
     return out
+
+
+def _crowds(rng: np.random.Generator, city: dict[str, Any], ood: bool, scale: float) -> list[dict[str, Any]]:
+    """2-3 (OOD: 3-4) surge events drawn from the event language: each sits at a random site or
+    crosses the city between two random points, starts at random or at a drawn step, and weighs
+    the slices at random."""
+    xy = np.asarray(city["city"]["cell_xy"])
+    side = city["city"]["size_m"]
+    events = []
+    for _ in range(int(rng.integers(3, 5) if ood else rng.integers(2, 4))):
+        ev: dict[str, Any] = {
+            "duration_steps": int(rng.integers(3, 7) if ood else rng.integers(2, 5)),
+            "intensity": round(float(rng.uniform(2.0, 3.5) if ood else rng.uniform(1.2, 2.5)), 2),
+            "radius_m": round(float(rng.uniform(250.0, 400.0)) * scale, 1),
+            "slice_gain": [round(float(g), 2) for g in rng.dirichlet([1.0, 1.0, 1.0]) * 2.0],
+            "fail_boost": 0.03 if ood else 0.0,
+        }
+        if rng.random() < 0.5:
+            ev["at"] = f"cell:{int(rng.integers(0, len(xy)))}"
+            ev["center_sigma_m"] = round(100.0 * scale, 1)
+        else:
+            a, b = rng.uniform(0.05 * side, 0.95 * side, (2, 2))
+            ev["path"] = [
+                [round(float(a[0]), 1), round(float(a[1]), 1)],
+                [round(float(b[0]), 1), round(float(b[1]), 1)],
+            ]
+            ev["cross_load"] = round(float(rng.uniform(0.1, 0.4)), 2)
+        if rng.random() < 0.5:
+            ev["start_step"] = int(rng.integers(0, 9))
+        else:
+            ev["rate"] = round(float(rng.uniform(0.15, 0.3) if ood else rng.uniform(0.1, 0.2)), 2)
+        events.append(ev)
+    return events
 
 
 def generate(

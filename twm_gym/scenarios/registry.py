@@ -74,6 +74,18 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "wave.fail_boost": (0, 1, False),
     "wave.path": (0, 1e6, False),
     "wave.start_step": (-1, 1000, False),
+    "events.path": (0, 1e6, False),
+    "events.start_step": (-1, 1000, False),
+    "events.rate": (0, 1, False),
+    "events.duration_steps": (1, 1000, False),
+    "events.intensity": (0, 100, False),
+    "events.intensity_sigma": (0, 5, False),
+    "events.radius_m": (0, 1e6, True),
+    "events.center_sigma_m": (0, 1e6, False),
+    "events.slice_gain": (0, 100, False),
+    "events.density_gain": (0, 1e3, False),
+    "events.cross_load": (0, 1, False),
+    "events.fail_boost": (0, 1, False),
     "failures.prob": (0, 1, False),
     "failures.repair_steps": (1, 1000, False),
     "failures.scheduled.start_step": (0, 1000, False),
@@ -93,6 +105,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 """The valid range of every bounded number of a scenario, by field path."""
 MAX_CELLS = 256
+MAX_EVENTS = 32
 
 
 class ScenarioError(ValueError):
@@ -307,6 +320,13 @@ def _validate(s: Scenario, origin: str) -> None:
     for i, (x, y) in enumerate(s.wave.path):
         _check(0 <= x <= c.size_m and 0 <= y <= c.size_m, origin, f"wave.path[{i}]", "lies outside the area")
     _check(len(s.wave.path) != 1, origin, "wave.path", "needs at least two points (or none: the corridor)")
+    _check(len(s.events) <= MAX_EVENTS, origin, "events", f"has {len(s.events)} events; at most {MAX_EVENTS}")
+    for i, ev in enumerate(s.events):
+        valid = f"valid: -1 (random) or 0..{s.horizon - 1}"
+        _check(ev.start_step < s.horizon, origin, f"events[{i}].start_step", f"is {ev.start_step}; {valid}")
+        _check(len(ev.path) != 1, origin, f"events[{i}].path", "needs at least two points (or none: it sits at 'at')")
+        for j, (x, y) in enumerate(ev.path):
+            _check(0 <= x <= c.size_m and 0 <= y <= c.size_m, origin, f"events[{i}].path[{j}]", "lies outside the area")
     _check(1 <= len(c.cell_xy) <= MAX_CELLS, origin, "city.cell_xy", f"needs 1 to {MAX_CELLS} cells")
     for name, (x, y) in (
         ("hospital_center", c.hospital_center),

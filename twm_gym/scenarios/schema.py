@@ -29,6 +29,7 @@ SCHEMA_ID = "https://twm-gym.org/schemas/scenario.schema.json"
 PLACE_PATTERN = r"^(|cell:\d+|cells:\d+(,\d+)*|zone:[A-Za-z0-9_-]+|point:-?[0-9.eE+-]+,-?[0-9.eE+-]+)$"
 _EXTRA: dict[str, dict[str, Any]] = {
     "hotspot.at": {"pattern": PLACE_PATTERN, "description": f"where the surge is centred: {PLACES}"},
+    "events.at": {"pattern": PLACE_PATTERN},
     "failures.scheduled.link": {"pattern": r"^[^-]+->.+$"},
 }
 

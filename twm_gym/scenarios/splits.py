@@ -6,8 +6,8 @@
 * ``test-seeds``: the ``train`` scenarios on episodes from :data:`TEST_SEEDS_FROM` on (held-out
   seeds of training families; no files of its own).
 * ``test-families``: held-out event kinds and placements (``cell-hotspot``: surges at a site in no
-  zone; ``outage``: a scheduled spoke failure and a degraded backup on top of hotspots) on
-  training cities.
+  zone; ``outage``: a scheduled spoke failure and a degraded backup on top of hotspots;
+  ``crowds``: several surge events drawn from the event language) on training cities.
 * ``test-cities``: held-out cities (other seeds, sizes up to 200 cells) with the training families.
 * ``paper``: the paper's four scenarios, test only.
 
@@ -54,7 +54,8 @@ _TRAIN_CITIES = (
 SPLITS: dict[str, tuple[CityDraw, ...]] = {
     "train": _TRAIN_CITIES,
     "test-families": tuple(
-        CityDraw(c.seed, c.cells, c.layout, c.transport, ("cell-hotspot", "outage")) for c in _TRAIN_CITIES[::2]
+        CityDraw(c.seed, c.cells, c.layout, c.transport, ("cell-hotspot", "outage", "crowds"))
+        for c in _TRAIN_CITIES[::2]
     ),
     "test-cities": (
         CityDraw(100, 10, "grid", "two-tier", ("hotspot", "wave")),
