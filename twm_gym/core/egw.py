@@ -197,16 +197,8 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     if (scheduled >= 0).any():  # a scheduled shock starts at its step, whatever the draw
         at_step = np.arange(t0, t1)[:, None] == scheduled[None, :]  # (T, 2)
         may_start = np.where(scheduled >= 0, at_step[:, None, :], may_start)
-    shock_left = np.empty((n_t, batch, 2), dtype=np.int32)
-    started = np.empty((n_t, batch, 2), dtype=bool)
-    left = np.stack([state.hot_left, state.wave_left], axis=-1)
-    for start_i, started_i, left_i in zip(may_start, started, shock_left, strict=True):
-        left = np.maximum(left - 1, 0)
-        np.logical_and(left == 0, start_i, out=started_i)
-        left = np.where(started_i, duration, left)
-        left_i[...] = left
+    shock_left, latest = _countdown(may_start, np.stack([state.hot_left, state.wave_left], axis=-1), duration)
     # Each step's shock parameters are those drawn at the latest start (or carried in from `state`).
-    latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
     hot_latest, wave_latest = latest[..., 0], latest[..., 1]
     s2 = hot.intensity_sigma**2
     hot_center = _latest(state.hot_center, comp.hotspot_xy + np.float32(hot.center_sigma_m) * z_center, hot_latest)
@@ -326,15 +318,7 @@ def _roll_events(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: 
     sched = np.array([e.start_step for e in events])
     duration = np.array([e.duration_steps for e in events], dtype=np.int32)
     may_start = np.where(sched >= 0, (np.arange(t0, t1)[:, None] == sched[None, :])[:, None, :], u[..., 0] < rate)
-    left_all = np.empty((n_t, batch, n_e), dtype=np.int32)
-    started = np.empty((n_t, batch, n_e), dtype=bool)
-    left = state.ev_left
-    for start_i, started_i, left_i in zip(may_start, started, left_all, strict=True):
-        left = np.maximum(left - 1, 0)
-        np.logical_and(left == 0, start_i, out=started_i)
-        left = np.where(started_i, duration, left)
-        left_i[...] = left
-    latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
+    left_all, latest = _countdown(may_start, state.ev_left, duration)
     flat = latest.reshape(n_t, batch * n_e)  # events as extra rows, for _latest
 
     def pick(initial: NDArray[np.float32], drawn: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -389,6 +373,24 @@ def _bursts(comp: Compiled, keys: NDArray[np.uint64], t0: int, t1: int) -> NDArr
     flat = idx.reshape(n_t, batch, k, c, 3).transpose(0, 2, 4, 1, 3).astype(np.intp, order="C")  # (T, K, S, B, C)
     flat += comp.burst_offset
     return comp.burst_table[flat]
+
+
+def _countdown(
+    may_start: NDArray[np.bool_], left: NDArray[np.int32], duration: NDArray[np.int32]
+) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
+    """Countdowns of shocks ``(T, B, K)``: one starts where ``may_start`` and none is running, then runs
+    ``duration`` steps. Returns the steps left after each step and, per step, ``1 +`` the index of
+    the latest start (0: none in this stretch, the state's draw carries on), for :func:`_latest`."""
+    n_t = may_start.shape[0]
+    out = np.empty(may_start.shape, dtype=np.int32)
+    started = np.empty(may_start.shape, dtype=bool)
+    for start_i, started_i, left_i in zip(may_start, started, out, strict=True):
+        left = np.maximum(left - 1, 0)
+        np.logical_and(left == 0, start_i, out=started_i)
+        left = np.where(started_i, duration, left)
+        left_i[...] = left
+    latest = np.maximum.accumulate(np.where(started, np.arange(1, n_t + 1)[:, None, None], 0), axis=0)
+    return out, latest
 
 
 def _latest(initial: NDArray[np.float32], drawn: NDArray[np.float32], latest: NDArray[np.int64]) -> NDArray[np.float32]:
