@@ -184,12 +184,8 @@ def _load_colour(load: float) -> Any:
 
 
 def _shock_text(sim: Simulation, row: int) -> str:
-    egw = sim.egw
-    parts = []
-    if egw.hot_left[row] > 0:
-        parts.append("hotspot")
-    if egw.wave_left[row] > 0:
-        parts.append("wave")
+    names = ["hotspot", "wave"] + [f"event {i}" for i in range(len(sim.egw.ev_left[row]) - 2)]
+    parts = [name for name, left in zip(names, sim.egw.ev_left[row], strict=True) if left > 0]
     return f"  [{', '.join(parts)}]" if parts else ""
 
 

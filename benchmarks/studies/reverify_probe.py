@@ -70,7 +70,7 @@ class ReverifyProbe(TWMPlanner):
         live = self._plan is not None and self.locked_at < 0 and self.handed_over_at < 0
         if t > 0 and live and (self.at == "every" or self.probes == 0):
             snap = self.ctx.snapshot()
-            if self.at == "every" or bool(snap.egw.hot_left[0] > 0 or snap.egw.wave_left[0] > 0):
+            if self.at == "every" or bool((snap.egw.ev_left[0] > 0).any()):
                 self._reverify(t, snap)
         return super().act(observation)
 

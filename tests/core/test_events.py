@@ -1,13 +1,14 @@
 """Scenario events placed and scheduled in the file: a hotspot at a chosen cell from a chosen step,
 a named link failed or degraded over chosen steps; each read back from the twin's drivers."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from twm_gym.core.compiled import compile_scenario
-from twm_gym.core.egw import drivers_of, event_centers, initial_egw, roll
+from twm_gym.core.egw import drivers_of, initial_egw, roll, shock_centers
 from twm_gym.core.rng import seed_keys
 from twm_gym.scenarios.registry import ScenarioError, _read_registered, load_scenario, scenario_from_dict
 
@@ -37,7 +38,7 @@ def test_a_scheduled_hotspot_surges_a_cell_outside_every_zone_from_its_step() ->
     data = json.loads(json.dumps(base))
     data["hotspot"] |= {"at": f"cell:{k}", "start_step": 5, "duration_steps": 3, "center_sigma_m": 0.0}
     comp, shocked = _drivers(data)
-    assert np.allclose(comp.hotspot_xy, comp.cell_xy[k])
+    assert np.allclose(comp.shock_xy[0], comp.cell_xy[k])  # the hotspot is shock 0
     for t, (a, b) in enumerate(zip(calm, shocked, strict=True)):
         gain = b.demand[:, :, 1] / a.demand[:, :, 1]  # URLLC, (B, C)
         if 5 <= t < 8:
@@ -142,16 +143,18 @@ def test_composed_events_surge_their_places_and_paths_at_their_steps_and_leave_o
     # the travelling event's centre goes from one end of its path to the other over its 4 steps
     comp_e = compile_scenario(scenario_from_dict(data))
     path_rolled = roll(comp_e, initial_egw(comp_e, len(SEEDS)), seed_keys(SEEDS), 0, 12)
-    ends = [comp_e.event_point(1, np.array(s)) for s in (0.0, 1.0)]
+    ends = [comp_e.shock_point(3, np.array(s)) for s in (0.0, 1.0)]  # events follow the hotspot and wave
     start, end = (path_rolled.state(t) for t in (6, 9))
     for row in range(len(SEEDS)):
-        c6 = event_centers(comp_e, start.ev_left, start.ev_dir, start.ev_offset)[row, 1]
-        c9 = event_centers(comp_e, end.ev_left, end.ev_dir, end.ev_offset)[row, 1]
+        c6 = shock_centers(comp_e, start.ev_pos, start.ev_offset)[row, 3]
+        c9 = shock_centers(comp_e, end.ev_pos, end.ev_offset)[row, 3]
         assert {tuple(np.round(c6)), tuple(np.round(c9))} == {tuple(np.round(e)) for e in ends}
     # the shocks and failures of the base scenario draw what they drew without the events
     base = roll(comp0, initial_egw(comp0, len(SEEDS)), seed_keys(SEEDS), 0, 12)
-    for name in ("ar", "hot_left", "hot_center", "wave_left", "down_left"):
+    for name in ("ar", "down_left"):
         assert np.array_equal(base.fields[name], path_rolled.fields[name]), name
+    for name in ("ev_left", "ev_intensity", "ev_offset", "ev_dir", "ev_pos"):  # the hotspot's and the wave's
+        assert np.array_equal(base.fields[name][:, :, :2], path_rolled.fields[name][:, :, :2]), name
 
 
 def test_random_events_resume_exactly_from_any_step() -> None:
@@ -162,9 +165,13 @@ def test_random_events_resume_exactly_from_any_step() -> None:
     first = roll(comp, initial_egw(comp, 16), keys, 0, 5)
     rest = roll(comp, first.state(4), keys, 5, 12)
     assert whole.fields["ev_left"].any()  # some events ran
-    running = int(np.argmax(whole.fields["ev_left"][5, :, 0] > 0))
+    running = int(np.argmax(whole.fields["ev_left"][5, :, 2] > 0))
     view = drivers_of(comp, whole.state(5), 6)  # a planner's persistence view keeps the running event
-    calm = drivers_of(compile_scenario(scenario_from_dict(_quiet_city())), whole.state(5), 6)
+    state = whole.state(5)
+    without = dataclasses.replace(
+        state, **{f: getattr(state, f)[:, :2] for f in ("ev_left", "ev_intensity", "ev_offset", "ev_dir", "ev_pos")}
+    )
+    calm = drivers_of(compile_scenario(scenario_from_dict(_quiet_city())), without, 6)
     assert view.demand[running].sum() > calm.demand[running].sum()
     for t in range(5, 12):
         assert np.array_equal(whole.at(t).demand, rest.at(t).demand), t

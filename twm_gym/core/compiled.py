@@ -12,9 +12,12 @@ from numpy.typing import NDArray
 
 from twm_gym.core.field import StaticField, cell_capacity, compile_field
 from twm_gym.core.geometry import zone_mask, zone_membership
-from twm_gym.core.params import ZONES, CityParams, Scenario
+from twm_gym.core.params import ZONES, CityParams, Scenario, SurgeEvent
 from twm_gym.core.rng import normal_table
 from twm_gym.core.transport import RoutingTable
+
+HOTSPOT, WAVE = 0, 1
+"""Slots of the paper's two shock families in :attr:`Compiled.shocks` (``Scenario.shocks``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,18 +46,17 @@ class Compiled:
     grid_axis: NDArray[np.float32]  # (G,) pixel-centre coordinate along either axis, m
     burst_table: NDArray[np.float32]  # (S * 2**16,) log-normal burst quantiles, slice-major
     burst_offset: NDArray[np.intp]  # (S, 1, 1) table offset of each slice's quantiles
-    hotspot_xy: NDArray[np.float32]  # (2,) where hotspots are centred before their spread (``hotspot.at``), m
     link_xy: NDArray[np.float32]  # (L, 2) position of each link's source node (the hub's links: node 0), m
     link_is_access: NDArray[np.float32]  # (L,) 1 for links leaving a source node, 0 for the hub's own
-    corridor_xy: NDArray[np.float64]  # (V, 2) vertices of the path waves travel (``wave.path``), m
-    corridor_arc: NDArray[np.float64]  # (V,) fractional arc length of each vertex, 0 .. 1
     link_factor: NDArray[np.float32]  # (T, L) capacity kept per step and link by scheduled link events
-    event_xy: NDArray[np.float32]  # (E, 2) the place of each further surge event (its path's start if it travels), m
-    event_paths: tuple[tuple[NDArray[np.float64], NDArray[np.float64]] | None, ...]  # (vertices, arc) or None
+    shocks: tuple[SurgeEvent, ...]  # K surge events: the hotspot, the wave, then scenario.events
+    shock_xy: NDArray[np.float32]  # (K, 2) the place of each (its path's start if it travels), m
+    shock_paths: tuple[tuple[NDArray[np.float64], NDArray[np.float64]] | None, ...]  # (vertices, arc) or None
+    shock_shift: NDArray[np.float32]  # (K,) log-intensity shift: sigma^2 / 2 for a mean intensity, 0 for a median
 
-    def event_point(self, e: int, s: NDArray[np.floating]) -> NDArray[np.float32]:
-        """``(..., 2)`` points at fractional arc length ``s`` along event ``e``'s path, m."""
-        path = self.event_paths[e]
+    def shock_point(self, k: int, s: NDArray[np.floating]) -> NDArray[np.float32]:
+        """``(..., 2)`` points at fractional arc length ``s`` in [0, 1] along shock ``k``'s path, m."""
+        path = self.shock_paths[k]
         assert path is not None
         xy, arc = path
         s64 = np.minimum(np.maximum(np.asarray(s, dtype=np.float64), 0.0), 1.0)
@@ -67,13 +69,6 @@ class Compiled:
     @property
     def n_links(self) -> int:
         return int(self.link_mbps.shape[0])
-
-    def corridor_point(self, s: NDArray[np.floating]) -> NDArray[np.float32]:
-        """``(..., 2)`` points at fractional arc length ``s`` in [0, 1] along the corridor, m."""
-        s64 = np.minimum(np.maximum(np.asarray(s, dtype=np.float64), 0.0), 1.0)
-        x = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 0])
-        y = np.interp(s64, self.corridor_arc, self.corridor_xy[:, 1])
-        return np.stack([x, y], axis=-1).astype(np.float32)
 
 
 def read_only(record: Any) -> Any:
@@ -130,10 +125,11 @@ def compile_scenario(scenario: Scenario) -> Compiled:
     full = np.ones((1, len(cell_xy)), dtype=np.float32)
     nominal_capacity, _ = cell_capacity(field, full, base_density[None, :])
     node_xy32 = node_xy.astype(np.float32)
-    poly = np.asarray(scenario.wave.path or city.corridor, dtype=np.float64)
-    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
-    if not seg.sum() > 0:
-        raise ValueError("wave.path: the path has zero length")
+    shocks = scenario.shocks
+    where = ["hotspot", "wave", *(f"events[{i}]" for i in range(len(scenario.events)))]
+    paths = tuple(_polyline(ev.path, f"{w}.path") for ev, w in zip(shocks, where, strict=True))
+    if paths[WAVE] is None:
+        raise ValueError("wave.path: a wave needs a path of two points or more (or the city's corridor)")
     return read_only(
         Compiled(
             scenario=scenario,
@@ -158,20 +154,21 @@ def compile_scenario(scenario: Scenario) -> Compiled:
             grid_axis=((np.arange(city.grid) + 0.5) * (city.size_m / city.grid)).astype(np.float32),
             burst_table=np.exp(sigma[:, None] * normal_table()[None, :] - sigma[:, None] ** 2 / 2).ravel(),
             burst_offset=(np.arange(3, dtype=np.intp) * 2**16)[:, None, None],
-            hotspot_xy=np.asarray(place(city, scenario.hotspot.at, "hotspot.at"), dtype=np.float32),
             link_xy=node_xy32[np.maximum(link_src, 0)],
             link_is_access=(link_src >= 0).astype(np.float32),
-            corridor_xy=poly,
-            corridor_arc=np.concatenate([[0.0], np.cumsum(seg)]) / seg.sum(),
             link_factor=link_factors(scenario),
-            event_xy=np.asarray(
+            shocks=shocks,
+            shock_xy=np.asarray(
                 [
-                    place(city, ev.at, f"events[{i}].at") if len(ev.path) < 2 else ev.path[0]
-                    for i, ev in enumerate(scenario.events)
+                    place(city, ev.at, f"{w}.at") if path is None else path[0][0]
+                    for ev, w, path in zip(shocks, where, paths, strict=True)
                 ],
                 dtype=np.float32,
-            ).reshape(-1, 2),
-            event_paths=tuple(_polyline(ev.path, f"events[{i}].path") for i, ev in enumerate(scenario.events)),
+            ),
+            shock_paths=paths,
+            shock_shift=np.array(
+                [0.0 if k == WAVE else ev.intensity_sigma**2 / 2 for k, ev in enumerate(shocks)], dtype=np.float32
+            ),
         )
     )
 

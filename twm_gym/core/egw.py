@@ -12,13 +12,12 @@ Processes (parameters in ``core/params.py``):
 
 * demand ``lambda[c,s] = base[c,s] * profile[t,s] * exp(ar - sigma^2/2) * surge`` (Mbps), with
   ``ar`` an AR(1) of stationary std ``sigma`` and per-sub-step log-normal bursts on top;
-* hotspot: starts with probability ``rate`` per step when none is active (or once, at
-  ``start_step``), centred near its place ``at`` (the hospital by default), lasting
-  ``duration_steps``; surge ``1 + I g_s exp(-d^2 / 2 r^2)`` at distance ``d``;
-* wave: a front travelling its path (the corridor by default) end to end over ``duration_steps``
-  (started at random or at ``start_step``), surging demand near it and taking ``cross_load`` of
-  the capacity of links whose node it passes;
-* failures: each up link fails with probability ``prob`` (+ shock boosts near the shock) and
+* surge events (``Scenario.shocks``: the paper's hotspot and wave, then the scenario's
+  ``events``, one mechanism): each starts with probability ``rate`` per step while it is not
+  running (or once, at ``start_step``) and runs ``duration_steps`` steps, centred near its place
+  or travelling its path end to end; surge ``1 + I g_s exp(-d^2 / 2 r^2)`` at distance ``d`` from
+  its centre, extra users, ``cross_load`` of the capacity of the links whose node it covers;
+* failures: each up link fails with probability ``prob`` (+ ``fail_boost`` near a shock) and
   stays down ``repair_steps``; scheduled link events (``failures.scheduled``) take a named link
   down or scale its capacity over fixed steps;
 * field: user density (base + shock bumps) and activity feed ``core/field.py:cell_capacity``.
@@ -34,6 +33,7 @@ from numpy.typing import NDArray
 
 from twm_gym.core.compiled import Compiled
 from twm_gym.core.field import cell_capacity
+from twm_gym.core.params import SurgeEvent
 from twm_gym.core.rng import draw_steps, normal_table
 from twm_gym.core.state import Drivers, EGWState
 
@@ -42,22 +42,15 @@ _N_UNIFORM_FIXED = 3  # hotspot start, wave start, wave direction
 
 def initial_egw(comp: Compiled, batch: int) -> EGWState:
     """The exogenous state at reset: no shock, every link up, demand at its mean."""
-    c, n_links, n_events = comp.n_cells, comp.n_links, len(comp.scenario.events)
-    center = comp.hotspot_xy
+    c, n_links, k = comp.n_cells, comp.n_links, len(comp.shocks)
     return EGWState(
         ar=np.zeros((batch, c, 3), dtype=np.float32),
-        hot_center=np.repeat(center[None, :], batch, axis=0),
-        hot_left=np.zeros(batch, dtype=np.int32),
-        hot_intensity=np.zeros(batch, dtype=np.float32),
-        wave_pos=np.zeros(batch, dtype=np.float32),
-        wave_dir=np.ones(batch, dtype=np.float32),
-        wave_left=np.zeros(batch, dtype=np.int32),
-        wave_intensity=np.zeros(batch, dtype=np.float32),
         down_left=np.zeros((batch, n_links), dtype=np.int32),
-        ev_left=np.zeros((batch, n_events), dtype=np.int32),
-        ev_intensity=np.zeros((batch, n_events), dtype=np.float32),
-        ev_offset=np.zeros((batch, n_events, 2), dtype=np.float32),
-        ev_dir=np.ones((batch, n_events), dtype=np.float32),
+        ev_left=np.zeros((batch, k), dtype=np.int32),
+        ev_intensity=np.zeros((batch, k), dtype=np.float32),
+        ev_offset=np.zeros((batch, k, 2), dtype=np.float32),
+        ev_dir=np.ones((batch, k), dtype=np.float32),
+        ev_pos=np.zeros((batch, k), dtype=np.float32),
     )
 
 
@@ -171,7 +164,7 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     ``(step, rollout)`` rows at once.
     """
     sc = comp.scenario
-    hot, wave, dem, fail = sc.hotspot, sc.wave, sc.demand, sc.failures
+    dem, fail = sc.demand, sc.failures
     batch, c, n_links = state.ar.shape[0], comp.n_cells, comp.n_links
     if not 0 <= t0 < t1 <= sc.horizon:
         raise ValueError(f"steps {t0}..{t1 - 1} are outside the horizon 0..{sc.horizon - 1}")
@@ -179,7 +172,6 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     u, idx = draw_steps(keys, t0, t1, _N_UNIFORM_FIXED + n_links, n_cs + 4)  # (T, B, .)
     z = normal_table()[idx]
     z_ar = z[..., :n_cs].reshape(n_t, batch, c, 3)
-    z_center, z_hot, z_wave = z[..., -4:-2], z[..., -2], z[..., -1]
 
     # AR(1) slow demand deviation with stationary std ar_sigma.
     rho = np.float32(dem.ar_rho)
@@ -189,52 +181,16 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
         ar_i += rho * prev
         prev = ar_i
 
-    # Shock countdowns, hotspot and wave side by side: a shock starts with probability `rate` at
-    # a step where none is running (its countdown reached 0) and then runs `duration_steps` steps.
-    duration = np.array([hot.duration_steps, wave.duration_steps], dtype=np.int32)
-    may_start = u[..., :2] < np.array([hot.rate, wave.rate], dtype=np.float32)  # (T, B, 2)
-    scheduled = np.array([hot.start_step, wave.start_step])
-    if (scheduled >= 0).any():  # a scheduled shock starts at its step, whatever the draw
-        at_step = np.arange(t0, t1)[:, None] == scheduled[None, :]  # (T, 2)
-        may_start = np.where(scheduled >= 0, at_step[:, None, :], may_start)
-    shock_left, latest = _countdown(may_start, np.stack([state.hot_left, state.wave_left], axis=-1), duration)
-    # Each step's shock parameters are those drawn at the latest start (or carried in from `state`).
-    hot_latest, wave_latest = latest[..., 0], latest[..., 1]
-    s2 = hot.intensity_sigma**2
-    hot_center = _latest(state.hot_center, comp.hotspot_xy + np.float32(hot.center_sigma_m) * z_center, hot_latest)
-    hot_intensity = _latest(
-        state.hot_intensity,
-        np.float32(hot.intensity) * np.exp(np.float32(hot.intensity_sigma) * z_hot - np.float32(s2 / 2)),
-        hot_latest,
-    )
-    wave_dir = _latest(state.wave_dir, np.where(u[..., 2] < 0.5, 1.0, -1.0).astype(np.float32), wave_latest)
-    wave_intensity = _latest(
-        state.wave_intensity, (np.float32(wave.intensity) * np.exp(np.float32(0.2) * z_wave)), wave_latest
-    )
-    hot_left, wave_left = shock_left[..., 0], shock_left[..., 1]
-    # The front starts at the end it travels from and moves 1 / (duration - 1) of the corridor a step.
-    age = (wave.duration_steps - wave_left).astype(np.float32)
-    step_len = np.float32(1.0 / max(wave.duration_steps - 1, 1))
-    wave_pos = np.where(wave_dir > 0, 0.0, 1.0) + wave_dir * step_len * age
-    wave_pos = np.minimum(np.maximum(wave_pos, 0.0), 1.0).astype(np.float32)
-    hot_on = (hot_left > 0).astype(np.float32)
-    wave_on = (wave_left > 0).astype(np.float32)
-    front = comp.corridor_point(wave_pos)  # (T, B, 2)
+    shocks = _roll_shocks(comp, state, keys, t0, t1, u[..., :_N_UNIFORM_FIXED], z[..., n_cs:])
+    on = (shocks["ev_left"] > 0).astype(np.float32)  # (T, B, K)
+    center = shock_centers(comp, shocks["ev_pos"], shocks["ev_offset"])  # (T, B, K, 2)
 
-    ev = _roll_events(comp, state, keys, t0, t1)
-
-    # Link failures, boosted near active shocks; a failed link stays down `repair_steps` steps.
-    k_hot_link = _kernel(comp.link_xy, hot_center.reshape(-1, 2), hot.radius_m).reshape(n_t, batch, n_links)
-    k_wave_link = _kernel(comp.link_xy, front.reshape(-1, 2), wave.width_m).reshape(n_t, batch, n_links)
-    k_hot_link *= comp.link_is_access
-    k_wave_link *= comp.link_is_access
-    p_fail = (
-        np.float32(fail.prob)
-        + np.float32(hot.fail_boost) * hot_on[..., None] * k_hot_link
-        + np.float32(wave.fail_boost) * wave_on[..., None] * k_wave_link
-    )
-    if ev is not None:
-        p_fail = p_fail + (ev.fail_boost * ev.on[..., None] * ev.k_link).sum(axis=2)  # (T, B, L)
+    # Link failures, boosted near running shocks; a failed link stays down `repair_steps` steps.
+    p_fail: Any = np.float32(fail.prob)
+    for k, ev in enumerate(comp.shocks):
+        if ev.fail_boost > 0:
+            near = _kernel(comp.link_xy, center[:, :, k].reshape(-1, 2), ev.radius_m).reshape(n_t, batch, n_links)
+            p_fail = p_fail + np.float32(ev.fail_boost) * on[..., k, None] * (near * comp.link_is_access)
     may_fail = u[..., _N_UNIFORM_FIXED:] < p_fail  # (T, B, L)
     down_left = np.empty((n_t, batch, n_links), dtype=np.int32)
     down = state.down_left
@@ -243,28 +199,14 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
         down = np.maximum(down - 1, 0)
         down = np.where((down == 0) & fail_i, repair, down)
         down_i[...] = down
-    link_up = down_left == 0
 
-    fields: dict[str, NDArray[np.generic]] = {
-        "ar": ar,
-        "hot_center": hot_center,
-        "hot_left": hot_left,
-        "hot_intensity": hot_intensity,
-        "wave_pos": wave_pos,
-        "wave_dir": wave_dir,
-        "wave_left": wave_left,
-        "wave_intensity": wave_intensity,
-        "down_left": down_left,
-        **(ev.state if ev is not None else _no_event_fields(state, n_t)),
-    }
+    fields: dict[str, NDArray[np.generic]] = {"ar": ar, "down_left": down_left, **shocks}
     per_row = {
-        "hot_on": hot_on,
-        "wave_on": wave_on,
-        "front": front,
-        "link_up": link_up,
-        "k_wave_link": k_wave_link,
-        **{name: fields[name] for name in ("ar", "hot_center", "hot_intensity", "wave_intensity")},
-        **(ev.rows if ev is not None else {}),
+        "ar": ar,
+        "on": on,
+        "intensity": shocks["ev_intensity"],
+        "center": center,
+        "link_up": down_left == 0,
     }
     steps_per_block = max(1, _ROW_BLOCK // batch)
     blocks = []
@@ -281,84 +223,92 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     return ExoPath(t0=t0, batch=batch, steps=n_t, fields=fields, blocks=blocks, steps_per_block=steps_per_block)
 
 
-@dataclass(frozen=True)
-class _Events:
-    """The further surge events over a stretch of steps: their state and their per-row quantities."""
+def _shock_draws(
+    comp: Compiled,
+    keys: NDArray[np.uint64],
+    t0: int,
+    t1: int,
+    u_fixed: NDArray[np.float32],
+    z_fixed: NDArray[np.float32],
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Each shock's uniforms ``(T, B, K, 2)`` (start, direction) and normals ``(T, B, K, 3)`` (centre
+    offset x, y, intensity).
 
-    state: dict[str, NDArray[np.generic]]  # ev_* EGWState fields, (T, B, E, ...)
-    rows: dict[str, NDArray[np.float32]]  # ev_amp (T, B, E), ev_center (T, B, E, 2)
-    on: NDArray[np.float32]  # (T, B, E) 1 while running
-    k_link: NDArray[np.float32]  # (T, B, E, L) coverage of each access link
-    fail_boost: NDArray[np.float32]  # (E, 1) per event
-
-
-def _no_event_fields(state: EGWState, n_t: int) -> dict[str, NDArray[np.generic]]:
-    return {name: np.repeat(getattr(state, name)[None], n_t, axis=0) for name in _EVENT_FIELDS}
-
-
-_EVENT_FIELDS = ("ev_left", "ev_intensity", "ev_offset", "ev_dir")
-
-
-def _roll_events(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1: int) -> _Events | None:
-    """Steps ``t0 <= t < t1`` of the scenario's further surge events (None when it has none).
-
-    Each event runs the hotspot's countdown (a start while not running: at random with its
-    ``rate``, or at its ``start_step``), draws its intensity, centre offset and direction when it
-    starts, and sits at its place or moves along its path as the wave's front does.
+    The hotspot and the wave draw from the episode's first counters (``u_fixed``: hotspot start,
+    wave start, wave direction; ``z_fixed``: hotspot offset x, y, hotspot and wave intensity), as
+    they always have; the further events from counters of their own from :data:`_EVENT_COUNTER`
+    on, so adding an event leaves every other draw of the episode as it was.
     """
-    events = comp.scenario.events
-    n_e = len(events)
-    if n_e == 0:
-        return None
-    n_t, batch = t1 - t0, state.ev_left.shape[0]
-    u, idx = draw_steps(keys, t0, t1, 2 * n_e, 3 * n_e, counter0=_EVENT_COUNTER)
-    u = u.reshape(n_t, batch, n_e, 2)
-    z = normal_table()[idx].reshape(n_t, batch, n_e, 3)
-    rate = np.array([e.rate for e in events], dtype=np.float32)
-    sched = np.array([e.start_step for e in events])
-    duration = np.array([e.duration_steps for e in events], dtype=np.int32)
-    may_start = np.where(sched >= 0, (np.arange(t0, t1)[:, None] == sched[None, :])[:, None, :], u[..., 0] < rate)
-    left_all, latest = _countdown(may_start, state.ev_left, duration)
-    flat = latest.reshape(n_t, batch * n_e)  # events as extra rows, for _latest
+    n_t, batch = u_fixed.shape[:2]
+    u_hot = np.stack([u_fixed[..., 0], u_fixed[..., 2]], axis=-1)  # a placed shock's direction is unused
+    u_wave = np.stack([u_fixed[..., 1], u_fixed[..., 2]], axis=-1)
+    z_wave = np.concatenate([np.zeros((n_t, batch, 2), dtype=np.float32), z_fixed[..., 3:]], axis=-1)
+    u_list, z_list = [u_hot, u_wave], [z_fixed[..., :3], z_wave]
+    n_e = len(comp.shocks) - 2
+    if n_e:
+        u, idx = draw_steps(keys, t0, t1, 2 * n_e, 3 * n_e, counter0=_EVENT_COUNTER)
+        u_list += list(u.reshape(n_t, batch, n_e, 2).transpose(2, 0, 1, 3))
+        z_list += list(normal_table()[idx].reshape(n_t, batch, n_e, 3).transpose(2, 0, 1, 3))
+    return np.stack(u_list, axis=2), np.stack(z_list, axis=2)
+
+
+def _roll_shocks(
+    comp: Compiled,
+    state: EGWState,
+    keys: NDArray[np.uint64],
+    t0: int,
+    t1: int,
+    u_fixed: NDArray[np.float32],
+    z_fixed: NDArray[np.float32],
+) -> dict[str, Any]:
+    """The ``ev_*`` state of every surge event after each of steps ``t0 <= t < t1``, ``(T, B, K, ...)``.
+
+    A shock starts where it may (at random with its ``rate``, or at its ``start_step``) and is not
+    running, then counts down ``duration_steps`` steps; when it starts it draws its intensity
+    (log-normal), the offset of its centre and the way it travels, which hold until the next start.
+    A travelling one moves ``1 / (duration - 1)`` of its path a step from the end it starts at.
+    """
+    shocks = comp.shocks
+    n_t, batch, n_k = u_fixed.shape[0], u_fixed.shape[1], len(shocks)
+    u, z = _shock_draws(comp, keys, t0, t1, u_fixed, z_fixed)
+    rate = np.array([e.rate for e in shocks], dtype=np.float32)
+    sched = np.array([e.start_step for e in shocks])
+    duration = np.array([e.duration_steps for e in shocks], dtype=np.int32)
+    may_start = u[..., 0] < rate
+    if (sched >= 0).any():  # a scheduled shock starts at its step, whatever the draw
+        at_step = (np.arange(t0, t1)[:, None] == sched[None, :])[:, None, :]  # (T, 1, K)
+        may_start = np.where(sched >= 0, at_step, may_start)
+    left, latest = _countdown(may_start, state.ev_left, duration)
+    flat = latest.reshape(n_t, batch * n_k)  # shocks as extra rows, for _latest
 
     def pick(initial: NDArray[np.float32], drawn: NDArray[np.float32]) -> NDArray[np.float32]:
         tail = initial.shape[2:]
-        out = _latest(initial.reshape(batch * n_e, *tail), drawn.reshape(n_t, batch * n_e, *tail), flat)
-        return out.reshape(n_t, batch, n_e, *tail)
+        out = _latest(initial.reshape(batch * n_k, *tail), drawn.reshape(n_t, batch * n_k, *tail), flat)
+        return out.reshape(n_t, batch, n_k, *tail)
 
-    sigma = np.array([e.intensity_sigma for e in events], dtype=np.float32)
-    mean = np.array([e.intensity for e in events], dtype=np.float32)
-    intensity = pick(state.ev_intensity, mean * np.exp(sigma * z[..., 2] - sigma**2 / 2))
-    spread = np.array([e.center_sigma_m for e in events], dtype=np.float32)[:, None]
+    sigma = np.array([e.intensity_sigma for e in shocks], dtype=np.float32)
+    mean = np.array([e.intensity for e in shocks], dtype=np.float32)
+    intensity = pick(state.ev_intensity, mean * np.exp(sigma * z[..., 2] - comp.shock_shift))
+    spread = np.array([e.center_sigma_m for e in shocks], dtype=np.float32)[:, None]
     offset = pick(state.ev_offset, spread * z[..., :2])
     direction = pick(state.ev_dir, np.where(u[..., 1] < 0.5, 1.0, -1.0).astype(np.float32))
-    on = (left_all > 0).astype(np.float32)
-    center = event_centers(comp, left_all, direction, offset)  # (T, B, E, 2)
-    radius = np.array([e.radius_m for e in events], dtype=np.float32)
-    d2 = ((comp.link_xy[None, None, None, :, :] - center[:, :, :, None, :]) ** 2).sum(axis=-1)  # (T, B, E, L)
-    k_link = np.exp(d2 * (np.float32(-0.5) / radius[:, None] ** 2)).astype(np.float32) * comp.link_is_access
-    return _Events(
-        state={"ev_left": left_all, "ev_intensity": intensity, "ev_offset": offset, "ev_dir": direction},
-        rows={"ev_amp": on * intensity, "ev_center": center},
-        on=on,
-        k_link=k_link,
-        fail_boost=np.array([e.fail_boost for e in events], dtype=np.float32)[:, None],
-    )
+    pos = np.repeat(state.ev_pos[None], n_t, axis=0)
+    for k, ev in enumerate(shocks):
+        if comp.shock_paths[k] is not None:
+            age = (ev.duration_steps - left[..., k]).astype(np.float32)
+            step = np.float32(1.0 / max(ev.duration_steps - 1, 1))
+            at = np.where(direction[..., k] > 0, 0.0, 1.0) + direction[..., k] * step * age
+            pos[..., k] = np.minimum(np.maximum(at, 0.0), 1.0)
+    return {"ev_left": left, "ev_intensity": intensity, "ev_offset": offset, "ev_dir": direction, "ev_pos": pos}
 
 
-def event_centers(
-    comp: Compiled, left: NDArray[np.int32], direction: NDArray[np.float32], offset: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """``(..., E, 2)`` centre of every further event: its place plus its offset, or its point along its
-    path after ``duration - left`` steps (travelling from the end its direction says), m."""
-    out = np.broadcast_to(comp.event_xy, offset.shape).astype(np.float32) + offset
-    for e, ev in enumerate(comp.scenario.events):
-        if comp.event_paths[e] is None:
-            continue
-        age = (ev.duration_steps - left[..., e]).astype(np.float32)
-        step = np.float32(1.0 / max(ev.duration_steps - 1, 1))
-        pos = np.where(direction[..., e] > 0, 0.0, 1.0) + direction[..., e] * step * age
-        out[..., e, :] = comp.event_point(e, pos) + offset[..., e, :]
+def shock_centers(comp: Compiled, pos: NDArray[np.float32], offset: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``(..., K, 2)`` centre of every surge event: its place, or its point ``pos`` along its path,
+    plus its offset, m."""
+    out = np.broadcast_to(comp.shock_xy, offset.shape) + offset
+    for k, path in enumerate(comp.shock_paths):
+        if path is not None:
+            out[..., k, :] = comp.shock_point(k, pos[..., k]) + offset[..., k, :]
     return out
 
 
@@ -400,69 +350,46 @@ def _latest(initial: NDArray[np.float32], drawn: NDArray[np.float32], latest: ND
     return np.take_along_axis(options, index, axis=0)
 
 
+def _may_run(ev: SurgeEvent) -> bool:
+    return ev.rate > 0 or ev.start_step >= 0
+
+
 def _drivers(
     comp: Compiled,
     t_rows: NDArray[np.int64],
     ar: NDArray[np.float32],
-    hot_center: NDArray[np.float32],
-    hot_intensity: NDArray[np.float32],
-    wave_intensity: NDArray[np.float32],
-    hot_on: NDArray[np.float32],
-    wave_on: NDArray[np.float32],
-    front: NDArray[np.float32],
+    on: NDArray[np.float32],
+    intensity: NDArray[np.float32],
+    center: NDArray[np.float32],
     link_up: NDArray[np.bool_],
-    k_wave_link: NDArray[np.float32],
-    ev_amp: NDArray[np.float32] | None = None,
-    ev_center: NDArray[np.float32] | None = None,
 ) -> dict[str, Any]:
     """Every :class:`Drivers` field but the burst, for a stack of (step, rollout) rows.
 
     ``t_rows`` gives each row's step; the other arguments are the rows' exogenous state after
-    that step and the quantities :func:`roll` derived from it (``ev_amp (rows, E)`` and
-    ``ev_center (rows, E, 2)``: the further surge events' amplitude and centre, when there are any).
+    that step and what :func:`roll` derived from it: each surge event's running flag ``on`` and
+    ``intensity`` ``(rows, K)`` and its centre ``(rows, K, 2)``.
     """
     sc = comp.scenario
-    hot, wave, dem = sc.hotspot, sc.wave, sc.demand
     rows = ar.shape[0]
-    sigma2 = np.float32(dem.ar_sigma**2 / 2)
+    sigma2 = np.float32(sc.demand.ar_sigma**2 / 2)
     demand = comp.base_demand * comp.profile[t_rows][:, None, :] * np.exp(ar - sigma2)
     density = np.repeat(comp.base_density[None, :], rows, axis=0)
-    if hot.rate > 0 or hot.start_step >= 0:
-        amp = hot_on * hot_intensity
-        demand = demand * (
-            1.0
-            + amp[:, None, None]
-            * _kernel(comp.cell_xy, hot_center, hot.radius_m)[:, :, None]
-            * np.asarray(hot.slice_gain, dtype=np.float32)
-        )
-        density += (amp * np.float32(hot.density_gain))[:, None] * _grid_kernel(comp, hot_center, hot.radius_m)
-    if wave.rate > 0 or wave.start_step >= 0:
-        amp = wave_on * wave_intensity
-        demand = demand * (
-            1.0
-            + amp[:, None, None]
-            * _kernel(comp.cell_xy, front, wave.width_m)[:, :, None]
-            * np.asarray(wave.slice_gain, dtype=np.float32)
-        )
-        density += (amp * np.float32(wave.density_gain))[:, None] * _grid_kernel(comp, front, wave.width_m)
-    events_cross = None
-    if ev_amp is not None and ev_center is not None:
-        events_cross = np.zeros((rows, comp.n_links), dtype=np.float32)
-        for e, ev in enumerate(sc.events):
-            amp, center = ev_amp[:, e], ev_center[:, e]
-            gain = np.asarray(ev.slice_gain, dtype=np.float32)
-            demand = demand * (1.0 + amp[:, None, None] * _kernel(comp.cell_xy, center, ev.radius_m)[:, :, None] * gain)
-            density += (amp * np.float32(ev.density_gain))[:, None] * _grid_kernel(comp, center, ev.radius_m)
-            if ev.cross_load > 0:
-                covered = _kernel(comp.link_xy, center, ev.radius_m) * comp.link_is_access
-                events_cross += np.float32(ev.cross_load) * (amp > 0)[:, None] * covered
+    cross: Any = np.zeros((rows, comp.n_links), dtype=np.float32)
+    for k, ev in enumerate(comp.shocks):
+        if not _may_run(ev):
+            continue
+        amp, at = on[:, k] * intensity[:, k], center[:, k]
+        gain = np.asarray(ev.slice_gain, dtype=np.float32)
+        demand = demand * (1.0 + amp[:, None, None] * _kernel(comp.cell_xy, at, ev.radius_m)[:, :, None] * gain)
+        density += (amp * np.float32(ev.density_gain))[:, None] * _grid_kernel(comp, at, ev.radius_m)
+        if ev.cross_load > 0:
+            covered = _kernel(comp.link_xy, at, ev.radius_m) * comp.link_is_access
+            cross = cross + np.float32(ev.cross_load) * on[:, k, None] * covered
+    cross = np.minimum(cross, np.float32(1.0)).astype(np.float32, copy=False)
     demand = demand.astype(np.float32, copy=False)
     activity = demand.sum(axis=-1) / comp.nominal_capacity
     activity = np.minimum(np.maximum(activity, np.float32(sc.city.radio.min_activity)), np.float32(1.0))
     capacity, sinr_db = cell_capacity(comp.field, activity, density)
-    cross = (np.float32(wave.cross_load) * wave_on[:, None] * k_wave_link).astype(np.float32)
-    if events_cross is not None:
-        cross = np.minimum(cross + events_cross, np.float32(1.0))
     link_avail = (comp.link_mbps * (1.0 - cross) * link_up).astype(np.float32)
     if sc.failures.scheduled:  # scheduled link events: down where the factor is 0, scaled elsewhere
         factor = comp.link_factor[t_rows]  # (rows, L)
@@ -481,18 +408,6 @@ def _drivers(
         "degraded": ~link_up.all(axis=1),
         "density": density,
         "activity": activity,
-        "wave_front": front,
-    }
-
-
-def _event_rows(comp: Compiled, state: EGWState) -> dict[str, NDArray[np.float32]]:
-    """The further events' ``ev_amp`` and ``ev_center`` implied by ``state`` (none without events)."""
-    if not comp.scenario.events:
-        return {}
-    amp = (state.ev_left > 0) * state.ev_intensity
-    return {
-        "ev_amp": amp.astype(np.float32),
-        "ev_center": event_centers(comp, state.ev_left, state.ev_dir, state.ev_offset),
     }
 
 
@@ -501,22 +416,7 @@ def nominal_drivers(comp: Compiled, batch: int = 1) -> Drivers:
 
     What an observer knows before any step is drawn: the environments observe these at reset.
     """
-    sc, c, n_links = comp.scenario, comp.n_cells, comp.n_links
-    fields = _drivers(
-        comp,
-        np.zeros(batch, dtype=np.int64),
-        ar=np.zeros((batch, c, 3), dtype=np.float32),
-        hot_center=np.repeat(comp.hotspot_xy[None, :], batch, axis=0),
-        hot_intensity=np.zeros(batch, dtype=np.float32),
-        wave_intensity=np.zeros(batch, dtype=np.float32),
-        hot_on=np.zeros(batch, dtype=np.float32),
-        wave_on=np.zeros(batch, dtype=np.float32),
-        front=np.repeat(comp.corridor_point(np.zeros(1))[None, 0], batch, axis=0),
-        link_up=np.ones((batch, n_links), dtype=bool),
-        k_wave_link=np.zeros((batch, n_links), dtype=np.float32),
-    )
-    burst = np.ones((batch, sc.sim.substeps, c, 3), dtype=np.float32)
-    return Drivers(burst=burst, **fields)
+    return drivers_of(comp, initial_egw(comp, batch), 0)
 
 
 def drivers_of(comp: Compiled, state: EGWState, t: int) -> Drivers:
@@ -531,21 +431,14 @@ def drivers_of(comp: Compiled, state: EGWState, t: int) -> Drivers:
     batch = state.ar.shape[0]
     if not 0 <= t < sc.horizon:
         raise ValueError(f"step {t} is outside the horizon 0..{sc.horizon - 1}")
-    front = comp.corridor_point(state.wave_pos)  # (B, 2)
-    k_wave_link = _kernel(comp.link_xy, front, sc.wave.width_m) * comp.link_is_access
     fields = _drivers(
         comp,
         np.full(batch, t, dtype=np.int64),
         ar=state.ar,
-        hot_center=state.hot_center,
-        hot_intensity=state.hot_intensity,
-        wave_intensity=state.wave_intensity,
-        hot_on=(state.hot_left > 0).astype(np.float32),
-        wave_on=(state.wave_left > 0).astype(np.float32),
-        front=front,
+        on=(state.ev_left > 0).astype(np.float32),
+        intensity=state.ev_intensity,
+        center=shock_centers(comp, state.ev_pos, state.ev_offset),
         link_up=state.down_left == 0,
-        k_wave_link=k_wave_link.astype(np.float32),
-        **_event_rows(comp, state),
     )
     burst = np.ones((batch, sc.sim.substeps, comp.n_cells, 3), dtype=np.float32)
     return Drivers(burst=burst, **fields)

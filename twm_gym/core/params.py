@@ -106,6 +106,8 @@ class DemandParams:
 class HotspotParams:
     """Hotspot shocks: spatial surges around a place (paper X-A: near the hospital zone).
 
+    Shorthand for the first surge event of :attr:`Scenario.shocks` (a placed one, no cross load).
+
     ``at`` places the surge: ``""`` (the city's ``hospital_center``), ``"cell:K"`` (cell ``K``'s
     site), ``"cells:I,J,..."`` (the centroid of those sites), ``"zone:NAME"`` (the centroid of the
     zone's capsules) or ``"point:X,Y"`` (metres). ``start_step`` schedules one hotspot at that step
@@ -131,10 +133,13 @@ class WaveParams:
 
     ``path`` is the polyline the front travels end to end (either way; empty: the city's
     ``corridor``); ``start_step`` schedules one wave at that step (``-1``: random starts at ``rate``).
+    Shorthand for the second surge event of :attr:`Scenario.shocks`: one travelling its path, with a
+    radius of ``width_m``, no spread of its centre, and a log-normal intensity of spread
+    :data:`WAVE_INTENSITY_SIGMA` whose *median* (not mean, as for the other events) is ``intensity``.
     """
 
     rate: float = 0.0  # probability per slow step that a wave starts (when none is active)
-    intensity: float = 1.0  # surge multiplier of demand at the front
+    intensity: float = 1.0  # median surge multiplier of demand at the front
     duration_steps: int = 6  # slow steps to traverse the whole corridor
     width_m: float = 350.0  # Gaussian half-width of the front, m
     cross_load: float = 0.4  # fraction of a link's capacity taken by the wave's cross traffic
@@ -143,6 +148,10 @@ class WaveParams:
     fail_boost: float = 0.05  # extra failure probability of links whose node is at the front
     path: tuple[tuple[float, float], ...] = ()  # polyline the front travels, m; () is the city's corridor
     start_step: int = -1  # the step one scheduled wave starts at; -1: random starts at ``rate``
+
+
+WAVE_INTENSITY_SIGMA = 0.2
+"""Log-normal spread of a wave's intensity (the paper's wave family)."""
 
 
 @dataclass(frozen=True)
@@ -258,3 +267,40 @@ class Scenario:
     @property
     def horizon(self) -> int:
         return self.sim.horizon
+
+    @property
+    def shocks(self) -> tuple[SurgeEvent, ...]:
+        """Every surge process of the episode as one event list: the hotspot, the wave, then ``events``.
+
+        The paper's two shock families (X-A) are instances of :class:`SurgeEvent`: the dynamics
+        (``core/egw.py``) run this list and know no family by name. The hotspot and the wave
+        keep their slots (0 and 1) whether or not they can start, so observations keep their shape.
+        """
+        hot, wave = self.hotspot, self.wave
+        hotspot = SurgeEvent(
+            at=hot.at,
+            start_step=hot.start_step,
+            rate=hot.rate,
+            duration_steps=hot.duration_steps,
+            intensity=hot.intensity,
+            intensity_sigma=hot.intensity_sigma,
+            radius_m=hot.radius_m,
+            center_sigma_m=hot.center_sigma_m,
+            slice_gain=hot.slice_gain,
+            density_gain=hot.density_gain,
+            fail_boost=hot.fail_boost,
+        )
+        front = SurgeEvent(
+            path=wave.path or self.city.corridor,
+            start_step=wave.start_step,
+            rate=wave.rate,
+            duration_steps=wave.duration_steps,
+            intensity=wave.intensity,
+            intensity_sigma=WAVE_INTENSITY_SIGMA,
+            radius_m=wave.width_m,
+            slice_gain=wave.slice_gain,
+            density_gain=wave.density_gain,
+            cross_load=wave.cross_load,
+            fail_boost=wave.fail_boost,
+        )
+        return (hotspot, front, *self.events)

@@ -46,18 +46,12 @@ class EGWState(_Batched):
     """Exogenous world between slow steps. Evolves with no action (paper eq. 1)."""
 
     ar: F32  # (B, C, S) slow log-deviation of demand (AR(1)), dimensionless
-    hot_center: F32  # (B, 2) hotspot centre, m
-    hot_left: I32  # (B,) slow steps the current hotspot still lasts (0: none)
-    hot_intensity: F32  # (B,) hotspot surge multiplier at its centre
-    wave_pos: F32  # (B,) wave front position, fraction of corridor arc length in [0, 1]
-    wave_dir: F32  # (B,) +1 or -1: direction the front travels along the corridor
-    wave_left: I32  # (B,) slow steps the current wave still lasts (0: none)
-    wave_intensity: F32  # (B,) wave surge multiplier at its front
     down_left: I32  # (B, L) slow steps each link stays down (0: up)
-    ev_left: I32  # (B, E) slow steps each further surge event still lasts (0: not running)
-    ev_intensity: F32  # (B, E) its surge multiplier
-    ev_offset: F32  # (B, E, 2) random offset of its centre from its place, m
-    ev_dir: F32  # (B, E) +1 or -1: the way a travelling one goes along its path
+    ev_left: I32  # (B, K) slow steps each surge event (Scenario.shocks) still lasts (0: not running)
+    ev_intensity: F32  # (B, K) its surge multiplier at its centre (drawn when it starts)
+    ev_offset: F32  # (B, K, 2) random offset of its centre from its place or path, m
+    ev_dir: F32  # (B, K) +1 or -1: the way a travelling one goes along its path
+    ev_pos: F32  # (B, K) where a travelling one is along its path, fraction of arc length in [0, 1]
 
 
 @dataclass(frozen=True)
@@ -91,13 +85,12 @@ class Drivers(_Batched):
     sinr_db: F32  # (B, C) effective SINR (of the user-weighted mean SE), dB
     link_up: NDArray[np.bool_]  # (B, L) link is up
     link_avail: F32  # (B, L) capacity left to the slices after cross traffic (0 if down), Mbps
-    cross: F32  # (B, L) fraction of link capacity taken by wave cross traffic
+    cross: F32  # (B, L) fraction of link capacity taken by the shocks' cross traffic
     route: F32  # (B, C, L) 1 where the path from cell c's node to the hub uses link l
     reach: F32  # (B, C) 1 where cell c's node has a path to the hub
     degraded: NDArray[np.bool_]  # (B,) some link is down (routes differ from the intact ones)
     density: F32  # (B, X) user density per pixel (relative units)
     activity: F32  # (B, C) interference activity factor in [0, 1]
-    wave_front: F32  # (B, 2) position of the wave front on the corridor (meaningful while a wave runs), m
 
     def take(self, index: NDArray[np.integer] | slice) -> Drivers:
         """Rows ``index`` (copies); the burst keeps the sub-step-major layout the CSW reads."""

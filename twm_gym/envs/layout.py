@@ -32,7 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from twm_gym.core.compiled import Compiled, compile_scenario
 from twm_gym.core.csw import StepResult
-from twm_gym.core.egw import nominal_drivers
+from twm_gym.core.egw import nominal_drivers, shock_centers
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.state import CSWState, Drivers, EGWState
 
@@ -307,19 +307,18 @@ class Observer:
         obs["egw_activity"] = drivers.activity.copy()
         obs["egw_link_up"] = drivers.link_up.astype(np.float32)
         obs["egw_link_avail"] = drivers.link_avail / self.link_mbps
-        obs["egw_hotspot"], obs["egw_wave"] = self._shocks(egw, drivers.wave_front)
+        obs["egw_hotspot"], obs["egw_wave"] = self._shocks(egw)
         obs["egw_time"] = np.full((batch, 1), t / self.comp.scenario.horizon, dtype=np.float32)
         return obs
 
-    def _shocks(self, egw: EGWState, front: F32) -> tuple[F32, F32]:
-        """``egw_hotspot`` and ``egw_wave``: active, steps left / duration, position / city size."""
-        batch = egw.hot_left.shape[0]
+    def _shocks(self, egw: EGWState) -> tuple[F32, F32]:
+        """``egw_hotspot`` and ``egw_wave``: active, steps left / duration, centre (the wave's front) / city size."""
+        batch = egw.ev_left.shape[0]
         out = np.empty((batch, 2, 4), dtype=np.float32)
-        left = np.stack([egw.hot_left, egw.wave_left], axis=1)  # (B, 2)
+        left = egw.ev_left[:, :2]  # the hotspot's and the wave's slots of Scenario.shocks
         out[:, :, 0] = left > 0
         out[:, :, 1] = left / self.durations  # left <= duration: exactly <= 1
-        out[:, 0, 2:] = egw.hot_center
-        out[:, 1, 2:] = front
+        out[:, :, 2:] = shock_centers(self.comp, egw.ev_pos, egw.ev_offset)[:, :2]
         out[:, :, 2:] /= self.size_m
         np.minimum(np.maximum(out, _ZERO, out=out), _ONE, out=out)  # a hotspot centre may lie outside the city
         return out[:, 0], out[:, 1]
