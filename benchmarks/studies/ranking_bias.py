@@ -100,7 +100,7 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
     utility = Utility()
     torch.manual_seed(0)
     seeds = [RANKING_SEED0 + _SEED_OFFSET + i for i in range(states)]
-    family = np.array([c.split("/")[1] for c in lib.names])
+    family = np.array([c.split("/")[1].split("@")[0] for c in lib.names])  # the focus plans: one family
     bias: dict[str, list[float]] = defaultdict(list)
     violation: dict[str, list[np.ndarray]] = defaultdict(list)  # per start: (2, slices) CDWM and twin
     spread: dict[str, list[np.ndarray]] = defaultdict(list)  # per start: (2, slices + 1) CDWM and twin

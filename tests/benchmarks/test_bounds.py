@@ -61,7 +61,7 @@ def test_ranking_bias__every_transport_family_and_three_picks_reproducibly() -> 
 
     first, again = measure("wave-id", states=1, futures=2), measure("wave-id", states=1, futures=2)
     assert first == again  # the CDWM's draws are seeded: the same numbers every run
-    assert set(first.family_bias) == {"corridor-boost", "proportional", "uniform", "urllc-priority"}
+    assert set(first.family_bias) == {"corridor-boost", "proportional", "uniform", "urllc-priority", "focus"}
     assert list(first.picks) == ["CDWM's top", "perfect model, utility", "perfect model, SCM alone"]
     for predicted, twin in first.family_violation.values():  # per slice, imagined and in the twin
         assert len(predicted) == len(twin) == 3 and all(0.0 <= x <= 1.0 for x in (*predicted, *twin))

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from twm_gym.core.candidates import candidate_library
+from twm_gym.core.candidates import RADIO_TEMPLATES, candidate_library
 from twm_gym.core.twin import simulate
 from twm_gym.scenarios import load_scenario
 
 ANSWERS = Path(__file__).parent / "data" / "paper_golden.json"
 SCENARIOS = ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
-POLICIES = tuple(range(0, 256, 32))  # 8 library candidates, uniform first
+POLICIES = tuple(f"{radio}/uniform/constant/1.00" for radio in RADIO_TEMPLATES)  # 8 library candidates
 SEEDS = (0, 1, 2, 3)
 
 
@@ -26,7 +26,7 @@ def answers() -> dict[str, list[dict[str, float | bool]]]:
     for name in SCENARIOS:
         sc = load_scenario(name)
         lib = candidate_library(sc)
-        rows = np.repeat(np.asarray(POLICIES), len(SEEDS))
+        rows = np.repeat(np.asarray([lib.index(policy) for policy in POLICIES]), len(SEEDS))
         seeds = np.tile(np.asarray(SEEDS), len(POLICIES))
         kpis = simulate(sc, lib.p[rows], lib.b[rows], seeds).kpis
         out[name] = [kpis.row(i) for i in range(len(rows))]

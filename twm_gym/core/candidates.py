@@ -1,7 +1,9 @@
 """The candidate library: 256 deterministic twelve-step policies derived from the city (paper X-C).
 
-A candidate is the product of four choices, each computed from public scenario data only (zones,
-nominal per-slice demand, transport routes with every link up):
+Every candidate is built from public scenario data only (zones, nominal per-slice demand, transport
+routes with every link up). The library has two parts.
+
+**The template grid** (192): the product of four choices,
 
 * radio template (8): how each cell's PRBs are split among slices (uniform, demand-proportional,
   zone guards, URLLC-lean, ...);
@@ -9,9 +11,23 @@ nominal per-slice demand, transport routes with every link up):
   traffic it carries, URLLC priority, corridor boost);
 * schedule (2): constant, or following the busy-hour profile (cheaper off-peak, at the price of
   switching cost);
-* scale (4): the fraction of the resources provisioned, 1.0 / 0.92 / 0.85 / 0.7 (cheaper variants).
+* scale (3): the fraction of the resources provisioned, 1.0 / 0.85 / 0.7 (cheaper variants).
 
-8 x 4 x 2 x 4 = 256 candidates; candidate 0 is the uniform 1/3 allocation.
+**Focus plans** (64): each acts on one *group* of the city and leaves the rest of the network on
+the headroom split (radio) and the proportional split (transport) at a *level*: as many levels as
+it takes to fill the library, evenly spaced from 1.0 down to :data:`FOCUS_FLOOR` (the paper city's
+5 groups: 1.00, 0.87, 0.73, 0.60). The groups partition the cells by the transport node that serves them (at most 16: a
+scenario has at most 16 links and each serving node needs one); a group's links are those on its
+cells' routes (a link on several routes goes to the first group) and those leaving its node (a
+link in no group joins the nearest one). Per group, four modes:
+
+* ``guard-embb``, ``guard-urllc``, ``guard-fwa``: the group's cells and links at full provision
+  with that slice's share raised to at least :data:`GUARD_SHARE` (protect the group);
+* ``lean``: the group's cells and links at :data:`LEAN_SCALE` of the level (de-prioritize it).
+
+Plans are taken level by level, group by group, mode by mode, until the library has 256. So every
+cell, zone and link is protected (and every cell and link de-prioritized) by some plan, whatever
+the city. Candidate 0 is the uniform 1/3 allocation.
 """
 
 from __future__ import annotations
@@ -40,7 +56,15 @@ RADIO_TEMPLATES = (
 )
 TRANSPORT_TEMPLATES = ("uniform", "proportional", "urllc-priority", "corridor-boost")
 SCHEDULES = ("constant", "busy-hour")
-SCALES = (1.0, 0.92, 0.85, 0.7)
+SCALES = (1.0, 0.85, 0.7)
+LIBRARY_SIZE = 256
+FOCUS_MODES = ("guard-embb", "guard-urllc", "guard-fwa", "lean")
+FOCUS_FLOOR = 0.6
+"""Lowest level (provision of the rest of the network) of a focus plan."""
+GUARD_SHARE = 0.35
+"""Least share of the guarded slice in a ``guard-*`` focus plan's cells and links."""
+LEAN_SCALE = 0.7
+"""Provision of a ``lean`` plan's group, relative to the rest of the network."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +73,8 @@ class CandidateLibrary:
 
     p: F32
     b: F32
-    names: tuple[str, ...]  # "radio/transport/schedule/scale", e.g. "uniform/uniform/constant/1.00"
+    names: tuple[str, ...]  # "radio/transport/schedule/scale", e.g. "uniform/uniform/constant/1.00" or
+    # "guard-urllc@N3/focus@N3/constant/0.85" (a focus plan: mode@group, level)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -117,6 +142,62 @@ def _transport_templates(comp: Compiled) -> NDArray[np.float64]:
     return np.stack([np.full((n_links, 3), 1.0 / 3.0), prop, _rows(urllc), _rows(boost)])
 
 
+@dataclass(frozen=True, eq=False)
+class Group:
+    """Part of a city a focus plan acts on: the cells one transport node serves, and their links."""
+
+    name: str  # the serving node's name, e.g. "N3"
+    cells: NDArray[np.bool_]  # (C,)
+    links: NDArray[np.bool_]  # (L,)
+
+
+def city_groups(comp: Compiled) -> tuple[Group, ...]:
+    """The focus groups of a city (module docstring): every cell and every link is in exactly one."""
+    members = sorted(set(comp.cell_node.tolist()))  # source nodes that serve cells
+    cells = comp.cell_node[None, :] == np.array(members)[:, None]  # (G, C)
+    links = (cells.astype(np.float32) @ comp.cell_link > 0) | (comp.link_src[None, :] == np.array(members)[:, None])
+    links &= np.cumsum(links, axis=0) == 1  # a link on several groups' routes belongs to the first
+    centers = np.array([comp.cell_xy[c].mean(axis=0) for c in cells])
+    for link in np.flatnonzero(~links.any(axis=0)):  # e.g. a link leaving a node that serves no cell
+        links[int(np.argmin(np.linalg.norm(centers - comp.link_xy[link], axis=1))), link] = True
+    sources = comp.routing.sources
+    return tuple(Group(name=sources[n], cells=c, links=lk) for n, c, lk in zip(members, cells, links, strict=True))
+
+
+def _guard(x: NDArray[np.float64], s: int, floor: float) -> NDArray[np.float64]:
+    """Rows of ``x`` (summing to 1) with slice ``s``'s share raised to ``floor``, the others scaled down."""
+    low = x[:, s] < floor
+    raised = x * ((1.0 - floor) / np.maximum(1.0 - x[:, s], 1e-9))[:, None]
+    raised[:, s] = floor
+    return np.where(low[:, None], raised, x)
+
+
+def _focus_plans(
+    comp: Compiled, count: int, radio: NDArray[np.float64], transport: NDArray[np.float64]
+) -> tuple[list[NDArray[np.float64]], list[NDArray[np.float64]], list[str]]:
+    """The first ``count`` focus plans: per-cell ``(C, S)`` and per-link ``(L, S)`` shares and names."""
+    p_all: list[NDArray[np.float64]] = []
+    b_all: list[NDArray[np.float64]] = []
+    names: list[str] = []
+    groups = city_groups(comp)
+    n_levels = -(-count // (len(groups) * len(FOCUS_MODES)))
+    levels = np.linspace(1.0, FOCUS_FLOOR, n_levels) if n_levels > 1 else np.ones(1)
+    for level, group, mode in itertools.product(levels, groups, FOCUS_MODES):
+        if len(names) == count:
+            break
+        p, b = radio * level, transport * level
+        cells, links = group.cells, group.links
+        if mode == "lean":
+            p[cells], b[links] = radio[cells] * LEAN_SCALE * level, transport[links] * LEAN_SCALE * level
+        else:
+            s = FOCUS_MODES.index(mode)  # guard-embb, guard-urllc, guard-fwa: slices 0, 1, 2
+            p[cells], b[links] = _guard(radio[cells], s, GUARD_SHARE), _guard(transport[links], s, GUARD_SHARE)
+        p_all.append(p)
+        b_all.append(b)
+        names.append(f"{mode}@{group.name}/focus@{group.name}/constant/{level:.2f}")
+    return p_all, b_all, names
+
+
 @functools.lru_cache(maxsize=8)
 def candidate_library(scenario: Scenario) -> CandidateLibrary:
     """The 256-candidate library of ``scenario``'s city (cached; arrays are read-only)."""
@@ -135,10 +216,13 @@ def candidate_library(scenario: Scenario) -> CandidateLibrary:
     level = schedules[s_idx] * np.asarray(SCALES)[f_idx][:, None]  # (N, T)
     p = radio[r_idx][:, None] * level[:, :, None, None]
     b = transport[t_idx][:, None] * level[:, :, None, None]
-    names = tuple(
-        f"{RADIO_TEMPLATES[r]}/{TRANSPORT_TEMPLATES[t]}/{SCHEDULES[s]}/{SCALES[f]:.2f}" for r, t, s, f in combos
+    names = [f"{RADIO_TEMPLATES[r]}/{TRANSPORT_TEMPLATES[t]}/{SCHEDULES[s]}/{SCALES[f]:.2f}" for r, t, s, f in combos]
+    fp, fb, fnames = _focus_plans(
+        comp, LIBRARY_SIZE - len(names), radio[RADIO_TEMPLATES.index("headroom")], transport[1]
     )
-    p32, b32 = p.astype(np.float32), b.astype(np.float32)
+    ones = np.ones((horizon, 1, 1))
+    p32 = np.concatenate([p, np.stack(fp)[:, None] * ones]).astype(np.float32)
+    b32 = np.concatenate([b, np.stack(fb)[:, None] * ones]).astype(np.float32)
     p32.flags.writeable = False
     b32.flags.writeable = False
-    return CandidateLibrary(p=p32, b=b32, names=names)
+    return CandidateLibrary(p=p32, b=b32, names=tuple(names + fnames))
