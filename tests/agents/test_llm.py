@@ -155,6 +155,7 @@ def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
 
     from twm_agents.llm.prescreen import prescreen
     from twm_gym.core.candidates import candidate_library
+    from twm_gym.core.params import Scenario
     from twm_gym.core.sim import Simulation
 
     lib = candidate_library(SC)
@@ -162,14 +163,20 @@ def test_prescreen_rejects_what_the_twin_finds_unsafe() -> None:
     assert screen.keep[lib.index("uniform/uniform/constant/1.00")]
     assert all(bool(r) != k for r, k in zip(screen.reasons, screen.keep, strict=True))
     seeds = 8
-    idx = np.repeat(np.arange(len(lib)), seeds)
-    sim = Simulation(SC, np.tile(np.arange(seeds) + 90_000, len(lib)))
-    for t in range(SC.horizon):
-        sim.step(lib.p[idx, t], lib.b[idx, t])
-    unsafe = sim.kpis().global_violation.reshape(len(lib), seeds).mean(axis=1) > 0.5
+
+    def unsafe(scenario: Scenario) -> np.ndarray:
+        idx = np.repeat(np.arange(len(lib)), seeds)
+        sim = Simulation(scenario, np.tile(np.arange(seeds) + 90_000, len(lib)))
+        for t in range(scenario.horizon):
+            sim.step(lib.p[idx, t], lib.b[idx, t])
+        return sim.kpis().global_violation.reshape(len(lib), seeds).mean(axis=1) > 0.5
+
     rejected = ~screen.keep
-    assert (rejected & unsafe).sum() / rejected.sum() >= 0.9  # precision
-    assert (rejected & unsafe).sum() / unsafe.sum() >= 0.7  # recall
+    shocked, calm = unsafe(SC), unsafe(SC.without_shocks())
+    assert (rejected & shocked).sum() / rejected.sum() >= 0.9  # precision, against the shocked twin
+    # it screens the nominal load: what fails with no shock it rejects (recall); what fails only
+    # under a shock (a focus plan lean where the hotspot lands) is left to the world models
+    assert (rejected & calm).sum() / calm.sum() >= 0.95
 
 
 def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:

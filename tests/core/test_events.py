@@ -190,3 +190,17 @@ def test_random_events_resume_exactly_from_any_step() -> None:
 def test_bad_events_are_named(event, message) -> None:
     with pytest.raises(ScenarioError, match=message):
         scenario_from_dict(_with_events([event]))
+
+
+def test_without_shocks_keeps_the_load_and_failures_and_starts_no_shock() -> None:
+    data = _with_events([{"at": "cell:0", "start_step": 2, "duration_steps": 3}])
+    data["hotspot"] |= {"start_step": 4}
+    scenario = scenario_from_dict(data)
+    calm = scenario.without_shocks()
+    assert len(calm.shocks) == 2 and calm.failures == scenario.failures and calm.demand == scenario.demand
+    comp = compile_scenario(calm)
+    path = roll(comp, initial_egw(comp, len(SEEDS)), seed_keys(SEEDS), 0, calm.horizon)
+    assert not path.fields["ev_left"].any()  # no shock is ever active
+    _, quiet = _drivers(_quiet_city())
+    for t, d in enumerate(quiet):  # the quiet city's hotspot and wave never start either: same drivers
+        assert np.array_equal(path.at(t).demand, d.demand), t

@@ -8,7 +8,7 @@ paper (section X-A) are the defaults of the ``city10`` scenario file, not of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SLICES: tuple[str, ...] = ("embb", "urllc", "fwa")
 """Slice order on every ``S`` axis."""
@@ -304,3 +304,12 @@ class Scenario:
             fail_boost=wave.fail_boost,
         )
         return (hotspot, front, *self.events)
+
+    def without_shocks(self) -> Scenario:
+        """The same city, load, link failures and constants with no surge process (no shock starts)."""
+        return replace(
+            self,
+            hotspot=replace(self.hotspot, rate=0.0, start_step=-1),
+            wave=replace(self.wave, rate=0.0, start_step=-1),
+            events=(),
+        )

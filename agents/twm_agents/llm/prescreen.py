@@ -9,8 +9,11 @@ ceiling, and counts the URLLC cell-steps loaded past ``URLLC_HEADROOM`` of their
 than 1 % of the cell-steps means more than 1 % of the latency samples queue, which breaks the
 99th-percentile ceiling. A candidate over either budget is rejected, with the reason.
 
-Ground truth (``benchmarks/perf/perf_prescreen.py`` prints precision and recall): a candidate is
-unsafe if it violates the SLA in most of the twin's rollouts.
+It screens the nominal load only: a plan that fails only under a shock (lean where a hotspot
+lands) passes, and is the world models' to rank down. Ground truth
+(``benchmarks/perf/perf_prescreen.py`` prints precision and both recalls): a candidate is unsafe if
+it violates the SLA in most of the twin's rollouts, of the scenario (precision) or of the same
+scenario without shocks (recall, ``Scenario.without_shocks``).
 """
 
 from __future__ import annotations
