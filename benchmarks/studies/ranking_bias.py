@@ -9,8 +9,7 @@ wave-ood repeat hotspot-id and wave-id). From each, every one of the 256 library
 out on the scenario's nominal twin over two independent sets of ``--futures`` exogenous
 continuations: the *pick* set and the *score* set (the same futures for every candidate). The
 CDWM ranks the library as the planner's Phase 1 does (``samples`` draws per member; by default the
-checkpoint the planner uses in that scenario, ``twm_agents.cdwm.predictor.scenario_checkpoint``;
-``--checkpoint`` names another shipped one or a path). Printed:
+checkpoint the planner uses, ``default``; ``--checkpoint`` names another shipped one or a path). Printed:
 
 * per transport weighting of the library (``<radio>/<transport>/<profile>/<scale>``), the CDWM's
   mean predicted minus twin utility (on the score set): a family the model over- or under-rates;
@@ -42,7 +41,7 @@ import torch
 
 from twm_agents.base import ScenarioCard
 from twm_agents.cdwm.evaluate import RANKING_SEED0, start_states
-from twm_agents.cdwm.predictor import CDWMModel, scenario_checkpoint
+from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel
 from twm_agents.cdwm.utility import episode_from_steps
 from twm_bench.spec import PAPER_SCENARIOS
 from twm_gym.core.kpi import KPIs, Utility
@@ -95,7 +94,7 @@ def measure(name: str, states: int, futures: int, samples: int = 4, checkpoint: 
     with the CDWM ``checkpoint`` (a shipped name or a path; '' for the planner's in this scenario)."""
     card = ScenarioCard.of(load_scenario(name))
     lib, n = card.library, len(card.library)
-    checkpoint = checkpoint or scenario_checkpoint(card.nominal.name)
+    checkpoint = checkpoint or DEFAULT_CHECKPOINT
     model = CDWMModel.named(checkpoint, device="cpu")
     utility = Utility()
     torch.manual_seed(0)
@@ -161,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--{flag}: must be >= 1, got {getattr(args, flag)}")
     for name in args.scenarios:
         out = measure(name, args.states, args.futures, checkpoint=args.checkpoint)
-        used = args.checkpoint or scenario_checkpoint(ScenarioCard.of(load_scenario(name)).nominal.name)
+        used = args.checkpoint or DEFAULT_CHECKPOINT
         print(f"{name} (CDWM {used!r}; nominal twin; {args.states} starts, {args.futures} + {args.futures} futures)")
         slices = " / ".join(SLICES)
         print(f"| transport weighting | CDWM predicted − twin utility | violation rate {slices}: CDWM | twin |")

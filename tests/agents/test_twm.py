@@ -15,7 +15,7 @@ from twm_agents.cdwm.data import KPI_NAMES
 from twm_agents.registry import make_agent
 from twm_agents.twm import CDWMOnly, FWMOnly, NoVerify, TWMPlanner
 from twm_agents.twm import planner as planner_module
-from twm_agents.twm.planner import Scores, prediction_drift
+from twm_agents.twm.planner import DRIFT_TERMS, Scores, prediction_drift
 from twm_bench.runner import _context, run_episode, run_unit
 from twm_gym.core.twin import Rollout, Twin
 from twm_gym.scenarios import load_scenario
@@ -115,19 +115,26 @@ def test_single_world_configurations_and_bad_options() -> None:
         TWMPlanner(samples=0)
 
 
-def test_prediction_drift_reads_urllc_loss_and_exceedance_against_floors() -> None:
+def test_prediction_drift_reads_every_slice_loss_and_the_exceedance_against_floors() -> None:
     scenario = load_scenario(SCENARIO)
+    col = KPI_NAMES.index
+    urllc, embb, late = DRIFT_TERMS.index("urllc_loss"), DRIFT_TERMS.index("embb_loss"), len(DRIFT_TERMS) - 1
     expected = np.zeros(len(KPI_NAMES), np.float32)
-    expected[KPI_NAMES.index("offered_urllc")] = 1000.0  # Mbit: the loss floor is 10 Mbit
-    expected[KPI_NAMES.index("lost_urllc")] = 10.0
-    expected[KPI_NAMES.index("exceed_20ms")] = 0.005
+    expected[col("offered_urllc")] = 1000.0  # Mbit: ceiling 10 %, the loss floor is 0.1 x 10 % = 10 Mbit
+    expected[col("lost_urllc")] = 10.0
+    expected[col("offered_embb")] = 4000.0  # ceiling 25 %: floor 100 Mbit
+    expected[col("lost_embb")] = 100.0
+    expected[col("exceed_20ms")] = 0.005
     assert np.allclose(prediction_drift(scenario, expected, expected), 0.0)
     observed = expected.copy()
-    observed[KPI_NAMES.index("lost_urllc")] = 70.0  # (70 + 10) / (10 + 10) = 4
-    observed[KPI_NAMES.index("exceed_20ms")] = 0.0  # (0 + 0.005) / (0.005 + 0.005) = 1/2
-    assert np.allclose(prediction_drift(scenario, expected, observed), np.log([4.0, 0.5]))
-    observed[KPI_NAMES.index("lost_urllc")] = 1.0  # losses far below 1 % of the traffic are no surprise
-    assert abs(prediction_drift(scenario, expected, observed)[0]) < np.log(2)
+    observed[col("lost_urllc")] = 70.0  # (70 + 10) / (10 + 10) = 4
+    observed[col("exceed_20ms")] = 0.0  # (0 + 0.005) / (0.005 + 0.005) = 1/2
+    drift = prediction_drift(scenario, expected, observed)
+    assert np.allclose(drift[[urllc, late]], np.log([4.0, 0.5])) and drift[embb] == 0.0
+    observed[col("lost_embb")] = 700.0  # eMBB binds now: (700 + 100) / (100 + 100) = 4
+    assert np.isclose(prediction_drift(scenario, expected, observed)[embb], np.log(4.0))
+    observed[col("lost_urllc")] = 1.0  # losses far below the ceiling's tenth are no surprise
+    assert abs(prediction_drift(scenario, expected, observed)[urllc]) < np.log(2)
     odd = dataclasses.replace(scenario, sla=dataclasses.replace(scenario.sla, d99_ceiling_ms=19.5))
     with pytest.raises(ValueError, match=r"sla.d99_ceiling_ms.*19.5 ms.*handover=''"):
         prediction_drift(odd, expected, observed)
@@ -141,7 +148,9 @@ def test_planner_hands_over_only_when_its_model_is_observed_wrong(
 
     def fake_drift(scenario: Any, expected: Any, observed: Any) -> Any:
         seen.append(len(seen))
-        return np.array([drift if len(seen) == 3 else 0.0, 0.0])  # wrong only at the third check
+        out = np.zeros(len(DRIFT_TERMS))
+        out[DRIFT_TERMS.index("fwa_loss")] = drift if len(seen) == 3 else 0.0  # wrong only at the third check
+        return out
 
     monkeypatch.setattr(planner_module, "prediction_drift", fake_drift)
     agent = TWMPlanner(trace=str(tmp_path / "trace.jsonl"))
@@ -157,7 +166,7 @@ def test_planner_hands_over_only_when_its_model_is_observed_wrong(
     if drift:  # the third step's check fires: every later step is the handover policy's
         assert agent.handed_over_at == 3 and agent.metrics()["handover"] == 1.0
         assert len(handover_acts) == horizon - 3 and len(seen) == 3
-        assert len(handovers) == 1 and handovers[0]["inputs"]["urllc_loss_ratio"] > 3.0
+        assert len(handovers) == 1 and handovers[0]["inputs"]["fwa_loss_ratio"] > 3.0
         assert not [d for d in decisions if d["decision"] == "phase2-intervention" and d["inputs"]["step"] >= 3]
     else:
         assert agent.handed_over_at == -1 and agent.metrics()["handover"] == 0.0
@@ -175,10 +184,11 @@ def test_handover_needs_a_dynamics_model_and_phase2() -> None:
 
 def test_cost_weight_moves_the_planner_along_the_cost_compliance_front() -> None:
     """The utility the planner ranks and verifies by weighs the cost reduction by ``cost_weight``:
-    valuing savings far above compliance makes it execute a cheaper plan."""
+    valuing savings far above compliance makes it execute a cheaper plan (with the guardrail open:
+    the cheapest plans may violate, and a closed guardrail would fall back to uniform)."""
     plans = {}
     for weight in (0.0, 20.0):
-        agent = TWMPlanner(phase2=False, cost_weight=weight)
+        agent = TWMPlanner(phase2=False, cost_weight=weight, guardrail=1.0)
         assert agent.utility.w_cost == weight
         results, _ = _play(agent, [0], budget=12)
         assert results[0].error is None and agent._plan is not None
@@ -208,24 +218,18 @@ def test_violation_weight_is_the_penalty_the_planner_verifies_by(tmp_path: Path)
         TWMPlanner(violation_weight=-1.0)
 
 
-def test_the_shipped_cdwm_is_chosen_by_the_nominal_scenario() -> None:
-    """With no ``cdwm_checkpoint`` the planner ranks with the shipped CDWM of the card's nominal
-    scenario (the wave-only one in both wave scenarios, the joint one elsewhere); a named checkpoint
-    is used everywhere."""
+def test_the_shipped_cdwm_is_the_default_in_every_scenario_unless_named() -> None:
+    """With no ``cdwm_checkpoint`` the planner ranks with the shipped ``default`` CDWM whatever the
+    scenario (nothing keys on its name); a named checkpoint is used everywhere."""
     wave, joint = planner_module._dynamics_model("wave"), planner_module._dynamics_model("")
     assert wave is not joint and wave.meta["config"]["scenarios"] == ["wave-id"]
-    for spec, scenario, expected in (
-        ("twm", "wave-id", wave),
-        ("twm", "wave-ood", wave),
-        ("twm", "hotspot-ood", joint),
-        ("cdwm-only", "wave-id", wave),
-    ):
+    for spec, scenario in (("twm", "wave-id"), ("cdwm-only", "hotspot-ood")):
         agent = make_agent(spec)
         (record,) = run_unit(spec, scenario, [0], 12, 0, "h", agent=agent)
-        assert record.error is None and agent.cdwm is expected, (spec, scenario)
-    pinned = TWMPlanner(cdwm_checkpoint="default")
-    (record,) = run_unit("twm", "wave-id", [0], 12, 0, "h", agent=pinned)
-    assert record.error is None and pinned.cdwm is joint
+        assert record.error is None and agent.cdwm is joint, (spec, scenario)
+    pinned = TWMPlanner(cdwm_checkpoint="wave")
+    (record,) = run_unit("twm", "hotspot-id", [0], 12, 0, "h", agent=pinned)
+    assert record.error is None and pinned.cdwm is wave
 
 
 def test_planner_feeds_an_fwm_conditioned_cdwm_its_fields(tmp_path: Path) -> None:

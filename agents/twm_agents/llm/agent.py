@@ -21,7 +21,7 @@ from twm_agents.base import Action, Agent, EpisodeContext, Observation
 from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with
 from twm_agents.llm.spec import Restriction
 from twm_gym.core.compiled import compile_scenario
-from twm_gym.core.params import SLICES, URLLC, ZONES
+from twm_gym.core.params import SLICES, URLLC, ZONES, Scenario
 
 DEFAULT_INTENT = "Meet every SLA while cutting cost"
 
@@ -39,15 +39,15 @@ class LLMAgent(Agent):
         self.backend_config = BackendConfig.from_env(**({"name": backend} if backend else {}), **options)
         self.backend = self.backend_config.name
         self.issues: list[str] = []
-        self._compiled: dict[str, Any] = {}
+        self._compiled: dict[Scenario, Any] = {}
 
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
         scenario = context.card.nominal
         comp = compile_scenario(scenario)
-        if scenario.name not in self._compiled:  # one compilation (one model call) per scenario
-            self._compiled[scenario.name] = compile_with(self.intent, scenario, self.backend_config)
-        result = self._compiled[scenario.name]
+        if scenario not in self._compiled:  # one compilation (one model call) per scenario, by value
+            self._compiled[scenario] = compile_with(self.intent, scenario, self.backend_config)
+        result = self._compiled[scenario]
         self.issues = [f"{i.field}: {i.message}" for i in result.issues]
         self.spec = result.spec
         self._nominal = comp.nominal_capacity[:, None]  # Mbps; egw_demand is a ratio to it

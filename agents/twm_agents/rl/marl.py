@@ -228,7 +228,7 @@ class IPPOAgent(Agent):
 
     def reset(self, context: EpisodeContext) -> None:
         super().reset(context)
-        if self._env is None or self._env.env.scenario.name != context.card.nominal.name:
+        if self._env is None or self._env.env.scenario != context.card.nominal:
             self._env = SlicingParallelEnv(context.card.nominal, action_mode="shares")
             self._slots = AgentSlots(self._env)
             if self._slots.agents != self.meta.get("observation_keys"):

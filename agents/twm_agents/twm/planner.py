@@ -26,9 +26,9 @@ one must pass the guardrail and the **do-no-harm gate** (predicted utility above
 plan's by ``margin``, pessimistically no worse) before it replaces the plan.
 
 **Hand-over** (ours; the paper has none). Every step the planner compares what the CDWM predicted
-for the step just played with what was observed: the URLLC loss and the share of URLLC latency
-samples above the d99 ceiling, the two quantities the URLLC SLA reads. When the smoothed ratio
-observed / predicted of either passes ``handover_trigger``, the world model is wrong about this
+for the step just played with what was observed, for every quantity an SLA reads: each slice's
+loss and the share of URLLC latency samples above the d99 ceiling. When the smoothed ratio
+observed / predicted of any of them passes ``handover_trigger``, the world model is wrong about this
 episode (an out-of-distribution shock); its rankings, and the do-no-harm gate that reads them, can
 no longer be trusted, and the planner hands the rest of the episode to the closed-loop ``handover``
 policy, which needs no model (the shipped PPO policy by default). In distribution it seldom fires
@@ -55,7 +55,7 @@ from numpy.typing import NDArray
 from twm_agents.base import Action, Agent, EpisodeContext, Observation
 from twm_agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from twm_agents.cdwm.fieldinfo import field_summary
-from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking, scenario_checkpoint
+from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking
 from twm_agents.fwm.predictor import FieldModel
 from twm_agents.fwm.scorer import FieldScorer
 from twm_agents.llm.backends import BackendConfig, make_backend
@@ -112,7 +112,7 @@ class PlannerConfig:
         handover: agent spec of the closed-loop policy the planner hands the episode to when its CDWM
             is observed to be wrong ('' for none; needs ``cdwm`` and ``phase2``).
         handover_trigger: hand over when the smoothed ratio observed / predicted of the last step's
-            URLLC loss or latency exceedance passes this (> 1; each with a floor, see
+            loss of any slice or URLLC latency exceedance passes this (> 1; each with a floor, see
             :func:`prediction_drift`).
         handover_smoothing: weight of the newest step in the exponential smoothing of the log ratios.
         lock_in: once the played steps make an SLA violation certain
@@ -133,8 +133,8 @@ class PlannerConfig:
         fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults); the CDWM's
             may also name a shipped checkpoint (``twm_agents.cdwm.predictor.SHIPPED_CHECKPOINTS``:
             'fields' is the CDWM conditioned on FWM field summaries, which needs ``fwm``). The
-            shipped CDWM default is per nominal scenario (``SCENARIO_CHECKPOINTS``): 'wave', trained on
-            the commuter waves alone, for the wave scenarios, 'default' for the others.
+            planner never picks a checkpoint by the scenario's name or family: '' is 'default' in
+            every scenario.
     """
 
     fwm: bool = True
@@ -270,9 +270,6 @@ class TWMPlanner(Agent):
         scenario = context.card.nominal
         if getattr(self, "_scenario", None) is not scenario:
             self._scenario: Scenario = scenario
-            if self.config.cdwm and not self.config.cdwm_checkpoint:  # the shipped model for this scenario
-                self.cdwm = _dynamics_model(scenario_checkpoint(scenario.name))
-                self._fwm_features = self.cdwm.shape.fwm_dim > 0
             self._scorer = FieldScorer(self.fwm, scenario) if self.fwm is not None else None
             lib = context.card.library
             if self.llm is None:
@@ -302,7 +299,7 @@ class TWMPlanner(Agent):
         self.locked_at = -1  # step from which a violation was certain (-1: none this episode)
         self._peak_offered = np.zeros(len(self._scenario.sla.loss_ceiling), np.float32)  # Mbit per step
         self._expected: F32 | None = None  # the CDWM's mean KPIs for the step being played
-        self._drift = np.zeros(2)  # smoothed log(observed / predicted): URLLC loss, latency exceedance
+        self._drift = np.zeros(len(DRIFT_TERMS))  # smoothed log(observed / predicted) of each SLA quantity
         if self.handover is not None:
             _exceedance_column(self._scenario)  # a ceiling the CDWM does not track fails here, not mid-episode
             self.handover.reset(context)
@@ -380,7 +377,7 @@ class TWMPlanner(Agent):
         ratio = np.exp(self._drift)
         if ratio.max() > cfg.handover_trigger:
             self.handed_over_at = t
-            inputs = {"step": t, "urllc_loss_ratio": ratio[0], "urllc_exceedance_ratio": ratio[1]}
+            inputs = {"step": t, **{f"{term}_ratio": float(r) for term, r in zip(DRIFT_TERMS, ratio, strict=True)}}
             self._log("phase2-handover", {**inputs, "to": cfg.handover, "trigger": cfg.handover_trigger})
 
     # -- scoring ---------------------------------------------------------------------------------
@@ -640,28 +637,36 @@ class TWMPlanner(Agent):
             self.trace.record(decision, inputs, verdict, episode=self.ctx.episode, config=config, **extra)
 
 
-_URLLC_LOST = KPI_NAMES.index("lost_urllc")
-_URLLC_OFFERED = KPI_NAMES.index("offered_urllc")
+_LOST = [KPI_NAMES.index(f"lost_{s}") for s in SLICES]
+_OFFERED = [KPI_NAMES.index(f"offered_{s}") for s in SLICES]
 _DRIFT_CLIP = (np.log(0.25), np.log(50.0))
 """Bounds of the smoothed log ratios: one wild step neither masks nor sustains a trigger for long."""
-LOSS_FLOOR = 0.01
-"""Floor of the URLLC-loss ratio, as a fraction of the predicted URLLC traffic (Mbit): below 1 % of
-the traffic neither an observed nor a predicted loss counts as a surprise."""
+DRIFT_TERMS: tuple[str, ...] = (*(f"{s}_loss" for s in SLICES), "urllc_exceedance")
+"""The quantities :func:`prediction_drift` compares: what the SLAs read, one per slice's loss and the
+URLLC latency exceedance at the d99 ceiling."""
+LOSS_FLOOR = 0.1
+"""Floor of a slice's loss ratio, as a fraction of that slice's loss ceiling times its predicted
+traffic (Mbit): URLLC (ceiling 10 %) has a floor of 1 % of its traffic; a loss far below what the
+SLA allows is no surprise, observed or predicted."""
 EXCEEDANCE_FLOOR = 0.005
 """Floor of the exceedance ratio (fraction of latency samples; the d99 ceiling is broken at 0.01)."""
 
 
 def prediction_drift(scenario: Scenario, expected: F32, observed: F32) -> NDArray[np.float64]:
-    """``(2,)`` log(observed / predicted) of one step's URLLC loss (Mbit) and URLLC latency exceedance
-    at the d99 ceiling (fraction of samples), each with its floor added to both sides; ``expected``
-    and ``observed`` are ``KPI_NAMES`` vectors. Positive: worse than the CDWM expected."""
+    """``(len(DRIFT_TERMS),)`` log(observed / predicted) of one step's loss of each slice (Mbit) and
+    URLLC latency exceedance at the d99 ceiling (fraction of samples), each with its floor added to
+    both sides; ``expected`` and ``observed`` are ``KPI_NAMES`` vectors. Positive: worse than the
+    CDWM expected. No slice is assumed to bind: whichever SLA the model is wrong about shows."""
     exceed = _exceedance_column(scenario)
-    floor = LOSS_FLOOR * max(float(expected[_URLLC_OFFERED]), 1.0)
-    loss = (max(float(observed[_URLLC_LOST]), 0.0) + floor) / (max(float(expected[_URLLC_LOST]), 0.0) + floor)
+    ceilings = np.asarray(scenario.sla.loss_ceiling, np.float64)
+    offered = np.maximum(np.asarray(expected, np.float64)[_OFFERED], 1.0)
+    floor = LOSS_FLOOR * ceilings * offered
+    seen = np.maximum(np.asarray(observed, np.float64)[_LOST], 0.0)
+    predicted = np.maximum(np.asarray(expected, np.float64)[_LOST], 0.0)
     late = (float(np.clip(observed[exceed], 0, 1)) + EXCEEDANCE_FLOOR) / (
         float(np.clip(expected[exceed], 0, 1)) + EXCEEDANCE_FLOOR
     )
-    return np.log([loss, late])
+    return np.log([*((seen + floor) / (predicted + floor)), late])
 
 
 def _exceedance_column(scenario: Scenario) -> int:
