@@ -204,3 +204,31 @@ def test_without_shocks_keeps_the_load_and_failures_and_starts_no_shock() -> Non
     _, quiet = _drivers(_quiet_city())
     for t, d in enumerate(quiet):  # the quiet city's hotspot and wave never start either: same drivers
         assert np.array_equal(path.at(t).demand, d.demand), t
+
+
+def test_a_live_state_with_other_events_continues_in_the_nominal_twin() -> None:
+    """An OOD episode may list more (or fewer) surge events than its nominal scenario: its snapshot
+    continues in the nominal twin with the events they share carried over, the nominal's further
+    events idle and the episode's extra ones dropped."""
+    from twm_gym.core.sim import Simulation
+
+    ood = load_scenario("test-families/city-clustered-two-tier-16-s2-crowds-ood")
+    nominal = load_scenario(ood.nominal)
+    k_ood, k_nom = len(ood.shocks), len(nominal.shocks)
+    assert k_ood != k_nom
+    live = Simulation(ood, np.arange(2))
+    p = np.full((2, ood.n_cells, 3), 1 / 3, np.float32)
+    b = np.full((2, ood.n_links, 3), 1 / 3, np.float32)
+    for _ in range(4):
+        live.step(p, b)
+    snap = live.snapshot(0)
+    twin = Simulation(nominal, np.arange(3), start=snap)
+    assert twin.egw.ev_left.shape == (3, k_nom)
+    shared = min(k_ood, k_nom)
+    assert np.array_equal(twin.egw.ev_left[0, :shared], snap.egw.ev_left[0, :shared])
+    while twin.t < nominal.horizon:
+        twin.step(p[:1].repeat(3, 0), b[:1].repeat(3, 0))
+    assert np.isfinite(twin.kpis().scm).all()
+    wider = snap.egw.with_events(k_ood + 2)
+    assert wider.ev_left.shape[1] == k_ood + 2 and not wider.ev_left[:, k_ood:].any()
+    assert (wider.ev_dir[:, k_ood:] == 1).all() and snap.egw.with_events(k_ood) is snap.egw

@@ -165,6 +165,7 @@ def roll(comp: Compiled, state: EGWState, keys: NDArray[np.uint64], t0: int, t1:
     """
     sc = comp.scenario
     dem, fail = sc.demand, sc.failures
+    state = state.with_events(len(comp.shocks))
     batch, c, n_links = state.ar.shape[0], comp.n_cells, comp.n_links
     if not 0 <= t0 < t1 <= sc.horizon:
         raise ValueError(f"steps {t0}..{t1 - 1} are outside the horizon 0..{sc.horizon - 1}")
@@ -428,6 +429,7 @@ def drivers_of(comp: Compiled, state: EGWState, t: int) -> Drivers:
     deviations, the demand profile of step ``t``.
     """
     sc = comp.scenario
+    state = state.with_events(len(comp.shocks))
     batch = state.ar.shape[0]
     if not 0 <= t < sc.horizon:
         raise ValueError(f"step {t} is outside the horizon 0..{sc.horizon - 1}")

@@ -87,7 +87,8 @@ class Simulation:
             self.ledger = empty_ledger(scenario, batch)
         else:
             self.t = start.t
-            self.egw = start.egw.repeat(n_exo) if start.batch == 1 else start.egw.copy()
+            egw = start.egw.with_events(len(self.comp.shocks))  # a live episode's, in this model's events
+            self.egw = egw.repeat(n_exo) if start.batch == 1 else egw.copy()
             self.csw = start.csw.repeat(batch) if start.batch == 1 else start.csw.copy()
             self.ledger = start.ledger.repeat(batch) if start.batch == 1 else start.ledger.copy()
         self.batch = batch

@@ -9,7 +9,7 @@ twin resume any running episode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -52,6 +52,41 @@ class EGWState(_Batched):
     ev_offset: F32  # (B, K, 2) random offset of its centre from its place or path, m
     ev_dir: F32  # (B, K) +1 or -1: the way a travelling one goes along its path
     ev_pos: F32  # (B, K) where a travelling one is along its path, fraction of arc length in [0, 1]
+
+    def with_events(self, k: int) -> EGWState:
+        """This state for a scenario with ``k`` surge events (itself when it has ``k``).
+
+        A live episode's state continued in another model of the same city (an OOD episode in its
+        nominal twin) may list more or fewer events: the first ``min(k, K)`` carry their state over
+        (the hotspot and the wave are always the first two), events this state lacks start idle, and
+        events past ``k`` are dropped: the other model does not know them.
+        """
+        have = self.ev_left.shape[1]
+        if have == k:
+            return self
+        if have > k:
+            cut = slice(0, k)
+            return replace(
+                self,
+                ev_left=self.ev_left[:, cut].copy(),
+                ev_intensity=self.ev_intensity[:, cut].copy(),
+                ev_offset=self.ev_offset[:, cut].copy(),
+                ev_dir=self.ev_dir[:, cut].copy(),
+                ev_pos=self.ev_pos[:, cut].copy(),
+            )
+        batch, extra = self.ev_left.shape[0], k - have
+
+        def pad(a: NDArray[Any], value: float, *tail: int) -> NDArray[Any]:
+            return np.concatenate([a, np.full((batch, extra, *tail), value, a.dtype)], axis=1)
+
+        return replace(
+            self,
+            ev_left=pad(self.ev_left, 0),
+            ev_intensity=pad(self.ev_intensity, 0.0),
+            ev_offset=pad(self.ev_offset, 0.0, 2),
+            ev_dir=pad(self.ev_dir, 1.0),
+            ev_pos=pad(self.ev_pos, 0.0),
+        )
 
 
 @dataclass(frozen=True)
