@@ -41,6 +41,9 @@ def test_planner_spends_exactly_its_budget_per_horizon() -> None:
     assert [r.sim_calls for r in results] == [12, 0] and all(r.error is None for r in results)
     results, twin = _play(NoVerify(), [0], budget=36)
     assert results[0].sim_calls == 0
+    # Fewer survivors than verification slots: each is verified once, with its 4 seeds.
+    results, twin = _play(TWMPlanner(shortlist=2, verify=3), [0], budget=36)
+    assert results[0].error is None and results[0].sim_calls == 8
 
 
 class _AllViolate(Twin):

@@ -56,6 +56,7 @@ from twm_agents.base import Action, Agent, EpisodeContext, Observation
 from twm_agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from twm_agents.cdwm.fieldinfo import field_summary
 from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking
+from twm_agents.checkpoint_io import CheckpointError
 from twm_agents.fwm.predictor import FieldModel
 from twm_agents.fwm.scorer import FieldScorer
 from twm_agents.llm.backends import BackendConfig, make_backend
@@ -110,7 +111,9 @@ class PlannerConfig:
             case (executing plan past the guardrail; once per episode); its answers are validated
             and fall back to the embedded rules (``agents/twm_agents/llm/decide.py``).
         handover: agent spec of the closed-loop policy the planner hands the episode to when its CDWM
-            is observed to be wrong ('' for none; needs ``cdwm`` and ``phase2``).
+            is observed to be wrong ('' for none; needs ``cdwm`` and ``phase2``). A policy that cannot
+            play the scenario's city (a checkpoint trained for another shape) is skipped there, with a
+            ``handover-unavailable`` trace record.
         handover_trigger: hand over when the smoothed ratio observed / predicted of the last step's
             loss of any slice or URLLC latency exceedance passes this (> 1; each with a floor, see
             :func:`prediction_drift`).
@@ -300,9 +303,14 @@ class TWMPlanner(Agent):
         self._peak_offered = np.zeros(len(self._scenario.sla.loss_ceiling), np.float32)  # Mbit per step
         self._expected: F32 | None = None  # the CDWM's mean KPIs for the step being played
         self._drift = np.zeros(len(DRIFT_TERMS))  # smoothed log(observed / predicted) of each SLA quantity
+        self._can_hand_over = self.handover is not None
         if self.handover is not None:
             _exceedance_column(self._scenario)  # a ceiling the CDWM does not track fails here, not mid-episode
-            self.handover.reset(context)
+            try:
+                self.handover.reset(context)
+            except CheckpointError as exc:  # a policy trained for another city's shape cannot play this one
+                self._can_hand_over = False
+                self._log("handover-unavailable", {"to": self.config.handover, "reason": str(exc)})
         self._asked_model = False
         self._last_p_violation = 0.0
 
@@ -369,7 +377,7 @@ class TWMPlanner(Agent):
     def _watch(self, t: int) -> None:
         """Compare step ``t - 1``'s observed KPIs with the CDWM's prediction; hand over past the trigger."""
         cfg = self.config
-        if self.handover is None or self._expected is None or self.handed_over_at >= 0:
+        if not self._can_hand_over or self._expected is None or self.handed_over_at >= 0:
             return
         drift = prediction_drift(self._scenario, self._expected, self._kpis[t - 1])
         a = cfg.handover_smoothing
@@ -460,6 +468,7 @@ class TWMPlanner(Agent):
         start = time.perf_counter()
         left = twin.remaining
         k = cfg.verify if left is None else min(cfg.verify, left // cfg.verify_seeds)
+        k = min(k, len(survivors))  # fewer survivors than verification slots: verify them all
         if k > 0:
             picks = survivors[:k]
             seeds = self.ctx.episode * cfg.verify_seeds + np.arange(cfg.verify_seeds)
