@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "twm-no-handover": "twm_agents.twm:NoHandover",
     "twm-no-trim": "twm_agents.twm:NoTrim",
     "twm-fields": "twm_agents.twm:Fields",
+    "cdwm-sets": "twm_agents.twm:CDWMSets",
     "ppo": "twm_agents.rl.agent:PPOAgent",
     "ippo": "twm_agents.rl.marl:IPPOAgent",
 }

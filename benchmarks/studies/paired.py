@@ -11,8 +11,9 @@ so a difference comes from the change alone and ``--seeds 0:32`` gives the paper
 Prints per scenario the mean utility of both, the paired difference ``B - A`` +- one standard
 error in utility and in gap-closed units (the uniform -> hindsight-oracle gap on the same seeds),
 and both agents' SCM (with its paired difference), Δcost and violation rate; ``--scenarios`` plays
-a subset. Use seeds the paper preset does not (it plays 0-31): choose on one range, confirm on
-another.
+others (any scenario name or file) and ``--splits`` every scenario of a split (test splits are
+for reporting, never for choosing). On the paper's scenarios use seeds the paper preset does not
+(it plays 0-31): choose on one range, confirm on another.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import numpy as np
 from twm_agents.registry import make_agent
 from twm_bench.runner import one_thread_per_process, run_unit
 from twm_bench.spec import CALLS_PER_HORIZON, PAPER_SCENARIOS
+from twm_gym.scenarios import load_scenario
+from twm_gym.scenarios.splits import SPLIT_NAMES, split_scenarios
 
 Job = tuple[str, dict[str, Any], str, list[int]]
 
@@ -141,16 +144,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--scenarios",
         nargs="+",
-        default=list(PAPER_SCENARIOS),
-        choices=PAPER_SCENARIOS,
+        default=[],
         metavar="SCENARIO",
-        help=f"paper scenarios to play (default all: {', '.join(PAPER_SCENARIOS)})",
+        help=f"scenario names or files to play (default, with no --splits: {', '.join(PAPER_SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--splits", nargs="+", default=[], choices=SPLIT_NAMES, help="also play every scenario of these splits"
     )
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     a_opts, b_opts = parse_options(args.a_options), parse_options(args.b_options)
-    table = compare(args.a, args.b, a_opts, b_opts, seeds, args.workers, tuple(args.scenarios))
+    scenarios = [*args.scenarios, *(n for split in args.splits for n in split_scenarios(split))]
+    for name in scenarios:
+        load_scenario(name)  # an unknown name fails here, with the valid ones
+    table = compare(args.a, args.b, a_opts, b_opts, seeds, args.workers, tuple(scenarios or PAPER_SCENARIOS))
     print(f"A = {args.a} {a_opts or ''}, B = {args.b} {b_opts or ''}; seeds {args.seeds} ({len(seeds)} per scenario)")
     head = ("scenario", "utility A / B", "B − A", "gap closed A / B", "B − A (gap)", "SCM % A / B", "B − A (SCM %)")
     print("| " + " | ".join([*head, "Δcost % A / B", "P_g A / B"]) + " |")
@@ -170,9 +178,11 @@ def main(argv: list[str] | None = None) -> None:
         return float(np.mean([r[key] for _, r in rows]))
 
     se = float(np.sqrt(np.sum([r["gap_diff_se"] ** 2 for _, r in rows]))) / len(rows)
+    se_u = float(np.sqrt(np.sum([r["diff_se"] ** 2 for _, r in rows]))) / len(rows)
     se_scm = float(np.sqrt(np.sum([r["scm_diff_se"] ** 2 for _, r in rows]))) / len(rows)
     print(
-        f"| average | | | {avg('closed_a'):.0%} / {avg('closed_b'):.0%} | {avg('gap_diff'):+.3f} ± {se:.3f} "
+        f"| average | {avg('utility_a'):+.3f} / {avg('utility_b'):+.3f} | {avg('diff'):+.3f} ± {se_u:.3f} "
+        f"| {avg('closed_a'):.0%} / {avg('closed_b'):.0%} | {avg('gap_diff'):+.3f} ± {se:.3f} "
         f"| {100 * avg('scm_a'):.1f} / {100 * avg('scm_b'):.1f} | {100 * avg('scm_diff'):+.1f} ± {100 * se_scm:.1f} "
         f"| {100 * avg('delta_cost_a'):+.1f} / {100 * avg('delta_cost_b'):+.1f} "
         f"| {avg('violation_a'):.2f} / {avg('violation_b'):.2f} |"

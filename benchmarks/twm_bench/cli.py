@@ -31,6 +31,7 @@ from twm_bench.spec import (
     SpecError,
 )
 from twm_gym.scenarios import ScenarioError, list_scenarios, load_scenario
+from twm_gym.scenarios.splits import SPLIT_NAMES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=["fwm", "cdwm", "ppo", "sac", "ippo"],
         help="fwm / cdwm: a world model; ppo / sac: an SB3 policy on TWM/* ids; ippo: shared multi-agent PPO",
     )
-    train.add_argument("--config", default="default", help="preset: default or tiny (default: default)")
+    train.add_argument(
+        "--config", default="default", help="preset: fwm default|tiny, cdwm default|tiny|sets (default: default)"
+    )
     train.add_argument(
         "--set", nargs="+", default=[], metavar="KEY=VALUE", help="override config fields, e.g. epochs=4 device=cpu"
     )
@@ -97,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     axis.add_argument("--out", default="results", help="directory for <axis>_axis.json and .md (default ./results)")
     axis.add_argument(
         "--states", type=int, default=4, help="trajectory: start states per scenario and step for ranking (0: skip)"
+    )
+    axis.add_argument(
+        "--splits",
+        nargs="+",
+        default=[],
+        choices=list(SPLIT_NAMES),
+        help="trajectory: also score every scenario of these scenario splits (e.g. test-cities)",
     )
     scen = sub.add_parser("scenarios", help="the scenario format: its JSON Schema, and checking files against it")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True)
@@ -167,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 from twm_bench import trajectory_axis as axis_module  # type: ignore[no-redef]
 
-                extra = {"states": args.states}
+                extra = {"states": args.states, "splits": tuple(args.splits)}
             try:
                 result = axis_module.run(args.checkpoint, seeds=args.seeds, out=args.out, **extra)
             except ValueError as exc:  # a missing, tampered or mismatched checkpoint

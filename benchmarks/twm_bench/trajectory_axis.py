@@ -1,8 +1,11 @@
 """The trajectory-accuracy axis of TelecomWorldBench, and the CDWM's ranking quality.
 
-``twm-bench axis trajectory [--checkpoint PATH] [--seeds N] [--out DIR]`` draws ``N`` fresh
-episodes per scenario (seed range 6,000,000+) for three splits — ID under the logging mix, ID
-under the candidates held out of it (unseen actions), and OOD — scores them with
+``twm-bench axis trajectory [--checkpoint PATH] [--seeds N] [--splits SPLIT ...] [--out DIR]`` draws
+``N`` fresh episodes per scenario (seed range 6,000,000+) for three splits of the scenarios the
+checkpoint was trained on — ID under the logging mix, ID under the candidates held out of it
+(unseen actions), and OOD — and for every scenario of each named scenario split
+(``twm_gym.scenarios.splits``: ``test-cities``, ``test-families``, ``paper``; a checkpoint with the
+``sets`` encoding reads any city, a flat one only its own), scores them with
 ``agents/twm_agents/cdwm/metrics.py``, then measures ranking quality (``agents/twm_agents/cdwm/evaluate.py``: Spearman
 correlation over the 256 candidates between predicted and twin-expected utility) from held-out
 start states at steps 0, 3 and 6. Writes ``trajectory_axis.json`` and ``trajectory_axis.md``.
@@ -25,9 +28,14 @@ RANKING_FUTURES = 32  # exogenous continuations averaged for the twin-true utili
 
 
 def run(
-    checkpoint: str | Path | None, seeds: int = 60, out: str | Path = "results", states: int = RANKING_STATES
+    checkpoint: str | Path | None,
+    seeds: int = 60,
+    out: str | Path = "results",
+    states: int = RANKING_STATES,
+    splits: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Score a CDWM checkpoint (None: the shipped one); write and return the results."""
+    """Score a CDWM checkpoint (None: the shipped one) on its own scenarios and on the scenario
+    ``splits`` named; write and return the results."""
     import torch
 
     from twm_agents.cdwm.data import concat, generate, unseen_candidates
@@ -35,6 +43,7 @@ def run(
     from twm_agents.cdwm.metrics import trajectory_metrics
     from twm_agents.cdwm.predictor import CDWMModel
     from twm_gym.scenarios import load_scenario
+    from twm_gym.scenarios.splits import split_scenarios
 
     torch.manual_seed(0)  # imagination samples latents: a fixed seed makes the axis reproducible
     model = CDWMModel.default() if checkpoint is None else CDWMModel.load(checkpoint)
@@ -43,19 +52,26 @@ def run(
     ood_names = tuple(cfg.get("ood_scenarios", ("hotspot-ood", "wave-ood")))
     samples = int(cfg.get("samples", 8))
     fwm = load_fwm_for(model)
+    encoding = model.shape.encoding
     seeds_range = range(AXIS_SEED0, AXIS_SEED0 + seeds)
-    splits = {
-        "id": concat([generate(n, seeds_range, rng_seed=11, fwm=fwm) for n in id_names]),
+    kw: dict[str, Any] = {"fwm": fwm, "encoding": encoding}
+    data_splits = {
+        "id": concat([generate(n, seeds_range, rng_seed=11, **kw) for n in id_names]),
         "unseen_action": concat(
-            [generate(n, seeds_range, rng_seed=12, candidates=unseen_candidates(), fwm=fwm) for n in id_names]
+            [generate(n, seeds_range, rng_seed=12, candidates=unseen_candidates(), **kw) for n in id_names]
         ),
-        "ood": concat([generate(n, seeds_range, rng_seed=13, fwm=fwm) for n in ood_names]),
+        "ood": concat([generate(n, seeds_range, rng_seed=13, **kw) for n in ood_names]),
     }
+    ranked = [*id_names, *ood_names]
+    for split in splits:
+        names = split_scenarios(split)
+        data_splits[split] = concat([generate(n, seeds_range, rng_seed=14, **kw) for n in names])
+        ranked += [n for n in names if n not in ranked]
     result: dict[str, Any] = {"checkpoint": str(checkpoint or "default"), "seeds": seeds, "splits": {}, "ranking": {}}
-    for name, data in splits.items():
+    for name, data in data_splits.items():
         result["splits"][name] = trajectory_metrics(model, data, samples)
     start_seeds = list(range(RANKING_SEED0, RANKING_SEED0 + states))
-    for scenario in (*id_names, *ood_names) if states else ():
+    for scenario in ranked if states else ():
         sc = load_scenario(scenario)
         for t0 in RANKING_STEPS:
             t_start = time.perf_counter()

@@ -202,6 +202,7 @@ def generate(
     rng_seed: int = 0,
     fwm: Any = None,
     fwm_view: str = "step",
+    encoding: str = "flat",
 ) -> Trajectories:
     """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix).
 
@@ -210,9 +211,19 @@ def generate(
     as a planner deciding at a random step ``t0`` of the episode sees it (``"decision"``): steps
     before ``t0`` on their own fields, every later step on the field seen at the start of ``t0``
     (:func:`twm_agents.cdwm.fieldinfo.field_summary`; ``t0`` uniform over the horizon, one per episode).
+
+    With ``encoding="sets"`` the observations and actions are stored as the city-free summaries of
+    :mod:`twm_agents.cdwm.encoding` (the actions as the twin applied them), so episodes of cities
+    of different sizes concatenate; the logged densities stay those of the flat actions.
     """
+    from twm_agents.cdwm.encoding import ENCODINGS, CityEncoding
+
     if fwm_view not in FWM_VIEWS:
         raise ValueError(f"fwm_view: {fwm_view!r} is not one of {FWM_VIEWS}")
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding: {encoding!r} is not one of {ENCODINGS}")
+    if encoding == "sets" and fwm is not None:
+        raise ValueError("encoding: 'sets' does not take FWM features (fwm must be None)")
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(seeds)
     if not seeds:
@@ -252,10 +263,14 @@ def generate(
             acts.append(act)
             kpis.append(step_kpi_vector(sc, observer, tr))
             obs.append(flatten_obs(observer.observe(t + 1, tr.csw, tr.egw, tr.drivers, tr.result)))
+        obs_all, act_all = np.stack(obs, axis=1), np.stack(acts, axis=1).astype(np.float32)
+        if encoding == "sets":
+            enc = CityEncoding.of(sc)
+            obs_all, act_all = enc.obs(obs_all), enc.history(act_all)
         parts.append(
             Trajectories(
-                obs=np.stack(obs, axis=1),
-                act=np.stack(acts, axis=1).astype(np.float32),
+                obs=obs_all,
+                act=act_all,
                 kpi=np.stack(kpis, axis=1),
                 seed=chunk,
                 candidate=cand,
@@ -263,7 +278,7 @@ def generate(
                 logp_action=np.stack(logps, axis=1).astype(np.float32),
                 sigma=np.full(n, sigma, dtype=np.float32),
                 fwm=np.stack(fields_, axis=1) if fields_ else np.zeros((n, horizon, 0), dtype=np.float32),
-                scenario=sc.name,
+                scenario=scenario if isinstance(scenario, str) else sc.name,
             )
         )
     return concat(parts)

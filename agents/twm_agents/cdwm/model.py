@@ -50,6 +50,7 @@ class RSSMShape:
     stoch: int = 32
     hidden: int = 128
     fwm_dim: int = 0  # FWM summary entries appended to every step's action (agents/twm_agents/cdwm/fieldinfo.py)
+    encoding: str = "flat"  # "flat" vectors of one city, or "sets": city-free summaries (cdwm/encoding.py)
 
     @property
     def input_dim(self) -> int:

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from twm_agents import checkpoint_io
 from twm_agents.cdwm.data import KPI_NAMES
+from twm_agents.cdwm.encoding import CityEncoding
 from twm_agents.cdwm.fieldinfo import plan_summaries
 from twm_agents.cdwm.model import CDWMEnsemble, RSSMShape
 from twm_agents.cdwm.utility import episode_from_steps
@@ -35,17 +36,10 @@ SHIPPED_CHECKPOINTS: dict[str, str] = {
     "(twm-bench train cdwm --set fwm_features=true fwm_view=decision)",
     "wave": "the default recipe on the commuter-wave scenario alone "
     "(twm-bench train cdwm --set scenarios=wave-id ood_scenarios=wave-ood threads=2)",
+    "sets": "the city-free encoding on the train split's generated cities, for any city "
+    "(twm-bench train cdwm --config sets)",
 }
 """The checkpoints shipped in ``agents/twm_agents/cdwm/checkpoints``, by name."""
-SCENARIO_CHECKPOINTS: dict[str, str] = {"wave-id": "wave"}
-"""The shipped checkpoint for a nominal scenario, where it is not ``default``. A hotspot and a wave
-episode look the same until the shock begins (about step 3), so a CDWM trained on both imagines the
-same futures for both at t = 0; the wave-only one knows the waves are coming (docs/cdwm.md)."""
-
-
-def scenario_checkpoint(nominal: str) -> str:
-    """The name of the shipped checkpoint for the nominal scenario ``nominal``."""
-    return SCENARIO_CHECKPOINTS.get(nominal, DEFAULT_CHECKPOINT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,7 +176,8 @@ class CDWMModel:
     ) -> Ranking:
         """Score ``N`` candidates' remaining steps from one episode's history.
 
-        ``history_obs (t+1, D)``, ``history_act (t, A)``, ``history_kpi (t, K)`` are the steps so
+        ``history_obs (t+1, D)``, ``history_act (t, A)`` (flat, whatever the model's encoding: a
+        ``"sets"`` model summarizes them itself), ``history_kpi (t, K)`` are the steps so
         far; ``p (N, H, C, S)`` and ``b (N, H, L, S)`` the candidates' shares for the remaining
         ``H = horizon - t`` steps. Each imagined future is joined to the observed past and scored
         with the episode formulas; the control cost is computed exactly from the shares.
@@ -196,15 +191,20 @@ class CDWMModel:
         t = history_act.shape[0]
         n, horizon = p.shape[0], p.shape[1]
         layout = _layout(scenario)
-        actions = np.stack([layout.pack(p[:, k], b[:, k]) for k in range(horizon)], axis=1)
-        past = history_act
+        if self.shape.encoding == "sets":  # the city-free summaries (agents/twm_agents/cdwm/encoding.py)
+            enc = CityEncoding.of(scenario)
+            actions = enc.actions(p, b, t)
+            past, model_obs = enc.history(history_act[None])[0], enc.obs(history_obs)
+        else:
+            actions = np.stack([layout.pack(p[:, k], b[:, k]) for k in range(horizon)], axis=1)
+            past, model_obs = history_act, history_obs
         if self.shape.fwm_dim:
             if fwm is None or egw_state is None or history_fwm is None:
                 raise ValueError("this CDWM was trained with FWM features: pass fwm, egw_state and history_fwm")
             future = plan_summaries(fwm, scenario, egw_state, t, p, b)
             actions = np.concatenate([actions, future], axis=-1)
-            past = np.concatenate([history_act, history_fwm], axis=-1)
-        state = self.observe(history_obs[None], past[None], samples)
+            past = np.concatenate([past, history_fwm], axis=-1)
+        state = self.observe(model_obs[None], past[None], samples)
         imagined = self.imagine(state, actions, intervals=intervals)
         draws = imagined.draws  # (M, N, S, H, K)
         m, s = draws.shape[0], draws.shape[2]

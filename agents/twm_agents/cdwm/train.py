@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from twm_agents.cdwm.data import FWM_VIEWS, KPI_NAMES, SYMLOG_KPIS, Trajectories, concat, generate, unseen_candidates
+from twm_agents.cdwm.encoding import CSW_WIDTH, ENCODINGS
 from twm_agents.cdwm.metrics import imagine_episodes, trajectory_metrics
 from twm_agents.cdwm.model import OPEN_LOOP_LOSSES, CDWMEnsemble, RSSMShape
 from twm_agents.cdwm.predictor import CDWMModel
@@ -58,6 +59,7 @@ class CDWMConfig:
     fwm_checkpoint: str = ""  # FWM checkpoint for fwm_features ("": the shipped one)
     fwm_view: str = "step"  # the field each step's summary is on: "step" (its own) or "decision" (data.generate)
     open_loop_loss: str = "mse"  # how imagined KPIs are scored: "mse" or "crps" (model.OPEN_LOOP_LOSSES)
+    encoding: str = "flat"  # "flat": one city's vectors; "sets": city-free summaries (cdwm/encoding.py)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -81,6 +83,10 @@ class CDWMConfig:
             raise ValueError("CDWMConfig.test_episodes must be >= 0 and lr > 0")
         if self.fwm_view not in FWM_VIEWS:
             raise ValueError(f"CDWMConfig.fwm_view must be one of {FWM_VIEWS}, got {self.fwm_view!r}")
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"CDWMConfig.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.encoding == "sets" and self.fwm_features:
+            raise ValueError("CDWMConfig.encoding: 'sets' does not take fwm_features")
         if self.open_loop_loss not in OPEN_LOOP_LOSSES:
             raise ValueError(
                 f"CDWMConfig.open_loop_loss must be one of {OPEN_LOOP_LOSSES}, got {self.open_loop_loss!r}"
@@ -98,8 +104,25 @@ class CDWMConfig:
         return dataclasses.replace(self, **apply_overrides(self, overrides))
 
 
+def _train_split(ood: bool) -> tuple[str, ...]:
+    """The ``train`` split's ID (or OOD) scenarios: every generated training city and family."""
+    from twm_gym.scenarios.splits import split_scenarios
+
+    return tuple(n for n in split_scenarios("train") if n.endswith("-ood") == ood)
+
+
 PRESETS: dict[str, CDWMConfig] = {
     "default": CDWMConfig(),
+    "sets": CDWMConfig(
+        scenarios=_train_split(ood=False),
+        ood_scenarios=_train_split(ood=True),
+        encoding="sets",
+        train_episodes=1000,
+        cal_episodes=100,
+        test_episodes=20,
+        updates=2000,
+        threads=2,
+    ),
     "tiny": CDWMConfig(
         train_episodes=64,
         cal_episodes=24,
@@ -125,7 +148,7 @@ def make_splits(config: CDWMConfig) -> Splits:
     fwm = load_fwm(config)
 
     def many(names: tuple[str, ...], seed0: int, n: int, tag: int, **kw: Any) -> Trajectories:
-        kw.update(rng_seed=config.seed * 100 + tag, fwm=fwm, fwm_view=config.fwm_view)
+        kw.update(rng_seed=config.seed * 100 + tag, fwm=fwm, fwm_view=config.fwm_view, encoding=config.encoding)
         return concat([generate(s, range(seed0, seed0 + n), **kw) for s in names])
 
     tests: dict[str, Trajectories] = {}
@@ -154,8 +177,11 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
     """Train every member on the ELBO (+ the open-loop KPI error) with its own minibatch stream."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    layout = layout_for(load_scenario(config.scenarios[0]))
-    csw_dim = sum(layout.sizes[k] for k in OBSERVATION_KEYS if k.startswith("csw_"))
+    if config.encoding == "sets":
+        csw_dim = CSW_WIDTH
+    else:
+        layout = layout_for(load_scenario(config.scenarios[0]))
+        csw_dim = sum(layout.sizes[k] for k in OBSERVATION_KEYS if k.startswith("csw_"))
     shape = RSSMShape(
         obs_dim=data.obs.shape[-1],
         csw_dim=csw_dim,
@@ -166,6 +192,7 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
         stoch=config.stoch,
         hidden=config.hidden,
         fwm_dim=data.fwm.shape[-1],
+        encoding=config.encoding,
     )
     model = CDWMEnsemble(shape)
     obs, kpi = torch.from_numpy(data.obs), torch.from_numpy(data.kpi)

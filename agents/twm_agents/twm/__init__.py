@@ -11,6 +11,7 @@
 | ``twm-no-handover`` | no hand-over to the PPO policy when the CDWM is observed wrong |
 | ``twm-no-trim`` | the executed plan is not trimmed (no capacity taken off non-binding slices) |
 | ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
+| ``cdwm-sets`` | no FWM; the CDWM that reads any city (``sets`` encoding, trained on the ``train`` split) |
 """
 
 from typing import Any, ClassVar
@@ -65,8 +66,17 @@ class Fields(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "fields", "trims": ()}
 
 
+class CDWMSets(TWMPlanner):
+    """CDWM-only ranking with the city-free CDWM (``sets``, trained on the generated ``train`` cities):
+    a planner for any city, the paper's included."""
+
+    name: ClassVar[str] = "cdwm-sets"
+    defaults: ClassVar[dict[str, Any]] = {"fwm": False, "cdwm_checkpoint": "sets"}
+
+
 __all__ = [
     "CDWMOnly",
+    "CDWMSets",
     "FWMOnly",
     "Fields",
     "NoHandover",
