@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "twm-no-trim": "twm_agents.twm:NoTrim",
     "twm-fields": "twm_agents.twm:Fields",
     "cdwm-sets": "twm_agents.twm:CDWMSets",
+    "cdwm-csw": "twm_agents.twm:CDWMCSW",
     "ppo": "twm_agents.rl.agent:PPOAgent",
     "ippo": "twm_agents.rl.marl:IPPOAgent",
 }

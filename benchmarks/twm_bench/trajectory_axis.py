@@ -54,7 +54,7 @@ def run(
     fwm = load_fwm_for(model)
     encoding = model.shape.encoding
     seeds_range = range(AXIS_SEED0, AXIS_SEED0 + seeds)
-    kw: dict[str, Any] = {"fwm": fwm, "encoding": encoding}
+    kw: dict[str, Any] = {"fwm": fwm, "encoding": encoding, "observations": model.shape.observations}
     data_splits = {
         "id": concat([generate(n, seeds_range, rng_seed=11, **kw) for n in id_names]),
         "unseen_action": concat(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from twm_agents.base import AGENT_SEED_DOMAIN, ScenarioCard
 from twm_agents.cdwm.data import generate
@@ -91,3 +92,28 @@ def test_sets_encoding_is_validated() -> None:
         CDWMConfig(encoding="sets", fwm_features=True)
     with pytest.raises(ValueError, match=r"encoding: 'grid' is not one of"):
         generate("hotspot-id", range(1), encoding="grid")
+
+
+def test_a_csw_only_model_never_reads_the_exogenous_observations(tmp_path: Path) -> None:
+    """``observations="csw"`` (the paper's CDWM-only): the model's inputs are the controllable
+    world's keys alone, so scrambling every exogenous observation changes no prediction."""
+    config = CDWMConfig.preset("tiny").replace(
+        {"encoding": "sets", "observations": "csw", "scenarios": TRAIN[0], "ood_scenarios": "", "test_episodes": "0"}
+    )
+    model = train(config, out=tmp_path / "csw", progress=None)
+    assert model.shape.obs_dim == model.shape.csw_dim == CSW_WIDTH
+    assert generate(TRAIN[0], range(2), encoding="sets", observations="csw").obs.shape[-1] == CSW_WIDTH
+    scenario = load_scenario(UNSEEN)
+    lib = candidate_library(scenario)
+    (start,) = start_states(scenario, [0], t0=2)
+    layout = ScenarioCard.of(scenario).layout
+    egw = slice(sum(layout.sizes[k] for k in layout.sizes if k.startswith("csw_")), None)
+    scrambled = start.obs.copy()
+    scrambled[:, egw] = np.random.default_rng(0).random(scrambled[:, egw].shape, dtype=np.float32)
+    ranks = []
+    for obs in (start.obs, scrambled):
+        torch.manual_seed(0)
+        ranks.append(model.rank(scenario, obs, start.act, start.kpi, lib.p[:8, 2:], lib.b[:8, 2:], samples=2).utility)
+    assert np.array_equal(ranks[0], ranks[1])
+    with pytest.raises(ValueError, match="observations must be one of"):
+        CDWMConfig(observations="egw")

@@ -203,6 +203,7 @@ def generate(
     fwm: Any = None,
     fwm_view: str = "step",
     encoding: str = "flat",
+    observations: str = "all",
 ) -> Trajectories:
     """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix).
 
@@ -214,14 +215,17 @@ def generate(
 
     With ``encoding="sets"`` the observations and actions are stored as the city-free summaries of
     :mod:`twm_agents.cdwm.encoding` (the actions as the twin applied them), so episodes of cities
-    of different sizes concatenate; the logged densities stay those of the flat actions.
+    of different sizes concatenate; the logged densities stay those of the flat actions. With
+    ``observations="csw"`` only the controllable world's keys are stored (they come first).
     """
-    from twm_agents.cdwm.encoding import ENCODINGS, CityEncoding
+    from twm_agents.cdwm.encoding import CSW_WIDTH, ENCODINGS, OBSERVATIONS, CityEncoding
 
     if fwm_view not in FWM_VIEWS:
         raise ValueError(f"fwm_view: {fwm_view!r} is not one of {FWM_VIEWS}")
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding: {encoding!r} is not one of {ENCODINGS}")
+    if observations not in OBSERVATIONS:
+        raise ValueError(f"observations: {observations!r} is not one of {OBSERVATIONS}")
     if encoding == "sets" and fwm is not None:
         raise ValueError("encoding: 'sets' does not take FWM features (fwm must be None)")
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
@@ -267,6 +271,11 @@ def generate(
         if encoding == "sets":
             enc = CityEncoding.of(sc)
             obs_all, act_all = enc.obs(obs_all), enc.history(act_all)
+        if observations == "csw":
+            width = (
+                CSW_WIDTH if encoding == "sets" else sum(layout.sizes[k] for k in OBSERVATION_KEYS if k[:4] == "csw_")
+            )
+            obs_all = obs_all[..., :width]
         parts.append(
             Trajectories(
                 obs=obs_all,

@@ -36,6 +36,9 @@ F32 = NDArray[np.float32]
 
 ENCODINGS: tuple[str, ...] = ("flat", "sets")
 """How a CDWM reads observations and actions: the city's flat vectors, or city-free set summaries."""
+OBSERVATIONS: tuple[str, ...] = ("all", "csw")
+"""Which observations a CDWM reads: every key, or the controllable world's alone (the paper's
+CDWM-only baseline: "RSSM ranking only (CSW), no spatial features")."""
 _S = len(SLICES)
 _POOLS = 3  # mean, max, min
 _LOG_RATIO = (-7.0, 4.0)  # bounds of a log provisioning ratio (1e-3 .. 55x the nominal load)

@@ -23,6 +23,7 @@ imagination the planner uses). :class:`CDWMEnsemble` holds the members and the n
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import cast
 
@@ -51,6 +52,7 @@ class RSSMShape:
     hidden: int = 128
     fwm_dim: int = 0  # FWM summary entries appended to every step's action (agents/twm_agents/cdwm/fieldinfo.py)
     encoding: str = "flat"  # "flat" vectors of one city, or "sets": city-free summaries (cdwm/encoding.py)
+    observations: str = "all"  # "all", or "csw": the controllable world's keys alone (obs_dim == csw_dim)
 
     @property
     def input_dim(self) -> int:
@@ -96,7 +98,9 @@ class RSSM(nn.Module):
         h, d, s = shape.hidden, shape.deter, shape.stoch
         self.shape = shape
         self.csw_in = nn.Linear(shape.csw_dim, 96)
-        self.egw_in = nn.Linear(shape.obs_dim - shape.csw_dim, 64)
+        with warnings.catch_warnings():  # a CSW-only model has no exogenous inputs: this layer is its bias
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors", UserWarning)
+            self.egw_in = nn.Linear(shape.obs_dim - shape.csw_dim, 64)
         self.embed_out = nn.Sequential(nn.SiLU(), nn.Linear(160, h), nn.SiLU())
         self.act_in = nn.Sequential(nn.Linear(shape.input_dim, 64), nn.SiLU())
         self.cell = nn.GRUCell(s + 64, d)

@@ -38,6 +38,8 @@ SHIPPED_CHECKPOINTS: dict[str, str] = {
     "(twm-bench train cdwm --set scenarios=wave-id ood_scenarios=wave-ood threads=2)",
     "sets": "the city-free encoding on the train split's generated cities, for any city "
     "(twm-bench train cdwm --config sets)",
+    "sets-csw": "the same reading the controllable world's observations alone, the paper's CDWM-only "
+    "(twm-bench train cdwm --config sets-csw)",
 }
 """The checkpoints shipped in ``agents/twm_agents/cdwm/checkpoints``, by name."""
 
@@ -198,6 +200,8 @@ class CDWMModel:
         else:
             actions = np.stack([layout.pack(p[:, k], b[:, k]) for k in range(horizon)], axis=1)
             past, model_obs = history_act, history_obs
+        if self.shape.observations == "csw":  # the controllable world's keys come first
+            model_obs = model_obs[..., : self.shape.obs_dim]
         if self.shape.fwm_dim:
             if fwm is None or egw_state is None or history_fwm is None:
                 raise ValueError("this CDWM was trained with FWM features: pass fwm, egw_state and history_fwm")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from twm_agents.cdwm.data import FWM_VIEWS, KPI_NAMES, SYMLOG_KPIS, Trajectories, concat, generate, unseen_candidates
-from twm_agents.cdwm.encoding import CSW_WIDTH, ENCODINGS
+from twm_agents.cdwm.encoding import CSW_WIDTH, ENCODINGS, OBSERVATIONS
 from twm_agents.cdwm.metrics import imagine_episodes, trajectory_metrics
 from twm_agents.cdwm.model import OPEN_LOOP_LOSSES, CDWMEnsemble, RSSMShape
 from twm_agents.cdwm.predictor import CDWMModel
@@ -60,6 +60,7 @@ class CDWMConfig:
     fwm_view: str = "step"  # the field each step's summary is on: "step" (its own) or "decision" (data.generate)
     open_loop_loss: str = "mse"  # how imagined KPIs are scored: "mse" or "crps" (model.OPEN_LOOP_LOSSES)
     encoding: str = "flat"  # "flat": one city's vectors; "sets": city-free summaries (cdwm/encoding.py)
+    observations: str = "all"  # "all" keys, or "csw": the controllable world's alone (the paper's CDWM-only)
     seed: int = 0
     device: str = "auto"
     threads: int = 0
@@ -85,6 +86,8 @@ class CDWMConfig:
             raise ValueError(f"CDWMConfig.fwm_view must be one of {FWM_VIEWS}, got {self.fwm_view!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"CDWMConfig.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.observations not in OBSERVATIONS:
+            raise ValueError(f"CDWMConfig.observations must be one of {OBSERVATIONS}, got {self.observations!r}")
         if self.encoding == "sets" and self.fwm_features:
             raise ValueError("CDWMConfig.encoding: 'sets' does not take fwm_features")
         if self.open_loop_loss not in OPEN_LOOP_LOSSES:
@@ -123,6 +126,17 @@ PRESETS: dict[str, CDWMConfig] = {
         updates=2000,
         threads=2,
     ),
+    "sets-csw": CDWMConfig(
+        scenarios=_train_split(ood=False),
+        ood_scenarios=_train_split(ood=True),
+        encoding="sets",
+        observations="csw",
+        train_episodes=1000,
+        cal_episodes=100,
+        test_episodes=20,
+        updates=2000,
+        threads=2,
+    ),
     "tiny": CDWMConfig(
         train_episodes=64,
         cal_episodes=24,
@@ -149,6 +163,7 @@ def make_splits(config: CDWMConfig) -> Splits:
 
     def many(names: tuple[str, ...], seed0: int, n: int, tag: int, **kw: Any) -> Trajectories:
         kw.update(rng_seed=config.seed * 100 + tag, fwm=fwm, fwm_view=config.fwm_view, encoding=config.encoding)
+        kw["observations"] = config.observations
         return concat([generate(s, range(seed0, seed0 + n), **kw) for s in names])
 
     tests: dict[str, Trajectories] = {}
@@ -177,7 +192,9 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
     """Train every member on the ELBO (+ the open-loop KPI error) with its own minibatch stream."""
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    if config.encoding == "sets":
+    if config.observations == "csw":
+        csw_dim = data.obs.shape[-1]
+    elif config.encoding == "sets":
         csw_dim = CSW_WIDTH
     else:
         layout = layout_for(load_scenario(config.scenarios[0]))
@@ -193,6 +210,7 @@ def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str
         hidden=config.hidden,
         fwm_dim=data.fwm.shape[-1],
         encoding=config.encoding,
+        observations=config.observations,
     )
     model = CDWMEnsemble(shape)
     obs, kpi = torch.from_numpy(data.obs), torch.from_numpy(data.kpi)

@@ -12,6 +12,7 @@
 | ``twm-no-trim`` | the executed plan is not trimmed (no capacity taken off non-binding slices) |
 | ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
 | ``cdwm-sets`` | no FWM; the CDWM that reads any city (``sets`` encoding, trained on the ``train`` split) |
+| ``cdwm-csw`` | ``cdwm-sets`` whose CDWM reads the controllable world alone (the paper's CDWM-only) |
 """
 
 from typing import Any, ClassVar
@@ -74,7 +75,16 @@ class CDWMSets(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"fwm": False, "cdwm_checkpoint": "sets"}
 
 
+class CDWMCSW(TWMPlanner):
+    """The paper's CDWM-only information structure ("RSSM ranking only (CSW), no spatial features"):
+    no FWM, and a CDWM (``sets-csw``, any city) that observes the controllable world alone."""
+
+    name: ClassVar[str] = "cdwm-csw"
+    defaults: ClassVar[dict[str, Any]] = {"fwm": False, "cdwm_checkpoint": "sets-csw"}
+
+
 __all__ = [
+    "CDWMCSW",
     "CDWMOnly",
     "CDWMSets",
     "FWMOnly",
