@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from twm_agents.llm.embedded import compile_intent
+from twm_agents.llm.embedded import MAX_INTENT_CHARS, compile_intent
 from twm_agents.llm.intents import HELD_OUT, INTENTS, accuracy
 from twm_agents.llm.parse import ModelOutputError, compile_with_backend, parse_model_output
 from twm_agents.llm.spec import IntentSpec, Restriction, SLAConstraint, check, json_schema
@@ -250,3 +251,37 @@ def test_llm_agent_uses_no_world_model_and_follows_the_intent() -> None:
     assert bad.issues and "does not exist" in bad.issues[0]
     with pytest.raises(ValueError, match="backend"):
         make_agent("llm", backend="gpt")
+
+
+def _fast(call: Any, *args: Any) -> float:
+    start = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - start
+
+
+def test_inputs_that_crashed_or_hung_the_parsers_are_answered_fast() -> None:
+    """Regressions: a 5,000-digit integer (past Python's conversion limit) crashed the model-output
+    parser; a long unclosed fence took cubic time; a long run of digits after "links" took
+    exponential time in the rules; an overlong intent is refused. Each answer takes under 100 ms."""
+    big = '{"constraints": [{"slice": "urllc", "metric": "latency_p99", "max": ' + "9" * 5000 + ', "unit": "ms"}]}'
+    with pytest.raises(ModelOutputError, match="not JSON"):
+        parse_model_output(big)
+    res = compile_with_backend("URLLC latency under 8 ms", SC, lambda p, s: big, retries=0)
+    assert res.fell_back and res.spec is not None and "not JSON" in (res.attempts[0].error or "")
+    for raw in ("```json" + " \n" * 5000 + "x", "```" + " " * 10_000 + "```x"):
+        start = time.perf_counter()
+        with pytest.raises(ModelOutputError):
+            parse_model_output(raw)
+        assert time.perf_counter() - start < 0.1
+    assert parse_model_output('```json\n{"constraints": []}\n```') == IntentSpec()
+    for text in (
+        "during maintenance of links " + "1" * 1970,
+        "links " + "1" * 1990 + " x",
+        "protect cells " + "1 and " * 320 + "z",
+        "keep cell " + "1" * 1980 + " safe",
+    ):
+        assert len(text) <= MAX_INTENT_CHARS and _fast(compile_intent, text, SC) < 0.1, text[:30]
+    long = compile_intent("keep URLLC latency below 10 ms " * 100, SC)
+    assert long.spec is None and long.issues[0].field == "intent" and "characters" in long.issues[0].message
+    refused = compile_with_backend("x" * (MAX_INTENT_CHARS + 1), SC, lambda p, s: "{}")
+    assert refused.backend == "guard" and refused.spec is None and not refused.attempts

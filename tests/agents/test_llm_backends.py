@@ -20,6 +20,7 @@ import pytest
 
 from twm_agents.llm.agent import LLMAgent
 from twm_agents.llm.backends import (
+    MAX_RESPONSE_BYTES,
     BackendConfig,
     BackendError,
     OpenAIBackend,
@@ -252,3 +253,42 @@ def test_planner_with_a_model_backend(fake_server: str, monkeypatch: pytest.Monk
     assert not planner._safe[0] and planner._safe[1:].all()
     first = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[0])
     assert first["backend"] == "openai" and first["inputs"]["prescreen"]["backend"] == "openai"
+
+
+class _Misbehaving(BaseHTTPRequestHandler):
+    """A server that trickles its answer one byte at a time, or answers with far too much."""
+
+    mode: ClassVar[str] = "trickle"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        if type(self).mode == "trickle":  # every read returns within the per-read timeout
+            for _ in range(100):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.1)
+        else:
+            self.wfile.write(b" " * (MAX_RESPONSE_BYTES + 10) + b"{}")
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.mark.parametrize("mode", ["trickle", "flood"])
+def test_a_request_has_a_total_deadline_and_a_size_cap(mode: str) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Misbehaving)
+    _Misbehaving.mode = mode
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = BackendConfig(name="openai", base_url=f"http://127.0.0.1:{server.server_address[1]}/v1", timeout_s=1.0)
+        backend = make_backend(cfg)
+        assert backend is not None
+        start = time.perf_counter()
+        with pytest.raises(BackendError, match="within 1 s" if mode == "trickle" else "larger than"):
+            backend("p", json_schema())
+        assert time.perf_counter() - start < 2.0  # the deadline holds though every single read is quick
+    finally:
+        server.shutdown()

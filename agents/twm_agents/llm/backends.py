@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, fields
@@ -66,7 +67,7 @@ class BackendConfig:
         base_url: the OpenAI-compatible server, up to ``/v1``.
         api_key: sent as a bearer token when set.
         schema_mode: how ``openai`` asks for schema-constrained output (see the module docstring).
-        temperature / max_tokens / timeout_s: generation settings (timeout per request, s).
+        temperature / max_tokens / timeout_s: generation settings (timeout_s: the whole request, s).
         retries: rejected answers retried before falling back to the embedded compiler.
     """
 
@@ -136,16 +137,45 @@ class OpenAIBackend:
         url = c.base_url.rstrip("/") + "/chat/completions"
         req = urllib.request.Request(url, data=data, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=c.timeout_s) as resp:
-                payload = json.loads(resp.read().decode())
+            payload = json.loads(_post(req, url, c.timeout_s).decode())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:300]
             raise BackendError(f"{url}: HTTP {exc.code}: {detail}") from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise BackendError(f"{url}: {exc}") from exc
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or an integer past the digit limit
             raise BackendError(f"{url}: the response is not JSON ({exc})") from exc
         return chat_content(payload)
+
+
+MAX_RESPONSE_BYTES = 1 << 20
+"""The largest chat-completions response read (1 MiB): an intent's spec is a few hundred bytes."""
+
+
+def _post(req: urllib.request.Request, url: str, timeout_s: float) -> bytes:
+    """The response body of ``req``: complete within ``timeout_s`` in all (not per read, so a server
+    that trickles bytes cannot hold the caller) and at most :data:`MAX_RESPONSE_BYTES`. The request
+    runs on a daemon thread; past the deadline it is abandoned and :class:`BackendError` raised."""
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                done["body"] = resp.read(MAX_RESPONSE_BYTES + 1)
+        except BaseException as exc:  # re-raised on the caller's thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=run, name="twm-llm-request", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise BackendError(f"{url}: no complete response within {timeout_s:g} s")
+    if "error" in done:
+        raise done["error"]
+    body: bytes = done["body"]
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise BackendError(f"{url}: the response is larger than {MAX_RESPONSE_BYTES} bytes")
+    return body
 
 
 def chat_content(payload: object) -> str:

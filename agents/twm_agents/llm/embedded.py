@@ -64,8 +64,24 @@ class Compilation:
         return self.spec is not None and not self.issues
 
 
+def length_issues(text: str) -> list[Issue]:
+    """An issue if ``text`` is longer than :data:`MAX_INTENT_CHARS` (every parse stays fast)."""
+    if len(text) <= MAX_INTENT_CHARS:
+        return []
+    return [
+        Issue(
+            field="intent",
+            message=f"the intent is {len(text)} characters, more than {MAX_INTENT_CHARS}",
+            question="Can you state it in fewer words (one objective and its constraints)?",
+        )
+    ]
+
+
 def compile_intent(text: str, scenario: Scenario) -> Compilation:
     """Compile ``text`` for ``scenario`` with the rules above."""
+    too_long = length_issues(text)
+    if too_long:
+        return Compilation(None, too_long)
     t = " " + re.sub(r"\s+", " ", text.lower()).strip() + " "
     issues = waiver_issues(t)
     constraints: list[SLAConstraint] = []
@@ -109,6 +125,14 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
     issues += check(spec, scenario)
     return Compilation(spec if not issues else None, issues)
 
+
+MAX_INTENT_CHARS = 2_000
+"""The longest intent compiled: an operator's intent is a few sentences, and every rule then runs
+in well under 100 ms."""
+_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*\d+)*"
+"""Numbers joined by separators; each separator needs a number after it, so a list has one parse
+(the nested optional separators it replaces backtracked exponentially on a long run of digits)."""
+_ID_LIST_AND = r"\d+(?:\s*(?:,|and)\s*\d+)*"
 
 _WAIVER = re.compile(
     r"(ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|remove)\s+(the\s+|all\s+|any\s+|every\s+)?"
@@ -164,10 +188,10 @@ def _constraints(clause: str) -> list[SLAConstraint]:
 
 
 def _scope(clause: str) -> tuple[str, tuple[str, ...]]:
-    m = re.search(r"\bcells?\s*#?_?((?:\d+(?:\s*(?:,|and|or|&)\s*)?)+)", clause)
+    m = re.search(rf"\bcells?\s*#?_?({_ID_LIST})", clause)
     if m:
         return "cell", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
-    m = re.search(r"\blinks?\s*#?_?((?:\d+(?:\s*(?:,|and|or|&)\s*)?)+)", clause)
+    m = re.search(rf"\blinks?\s*#?_?({_ID_LIST})", clause)
     if m and not re.search(r"maintenance|down|fail", clause):
         return "link", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
     zones = []
@@ -240,8 +264,8 @@ def _window(t: str) -> Window | None:
 
 
 def _context(t: str) -> Context:
-    links = re.search(r"links? ((?:\d+(?:\s*(?:,|and)\s*)?)+)[^.;,]*?(?:maintenance|down|fail|out of service)", t)
-    links = links or re.search(r"(?:maintenance|down|outage)[^.;,]*? links? ((?:\d+(?:\s*(?:,|and)\s*)?)+)", t)
+    links = re.search(rf"links? ({_ID_LIST_AND})[^.;,]*?(?:maintenance|down|fail|out of service)", t)
+    links = links or re.search(rf"(?:maintenance|down|outage)[^.;,]*? links? ({_ID_LIST_AND})", t)
     if links:
         return Context(event="maintenance", links_down=tuple(dict.fromkeys(re.findall(r"\d+", links.group(1)))))
     if re.search(r"maintenance", t):

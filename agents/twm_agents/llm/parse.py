@@ -13,14 +13,13 @@ recorded in the returned trace.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from twm_agents.llm.embedded import Compilation, compile_intent, waiver_issues
+from twm_agents.llm.embedded import Compilation, compile_intent, length_issues, waiver_issues
 from twm_agents.llm.spec import IntentSpec, Issue, check, json_schema
 from twm_gym.core.params import Scenario
 
@@ -38,13 +37,10 @@ def parse_model_output(text: object) -> IntentSpec:
         raise ModelOutputError(f"model output must be text, got {type(text).__name__}")
     if len(text) > MAX_OUTPUT_CHARS:
         raise ModelOutputError(f"model output is {len(text)} characters, more than {MAX_OUTPUT_CHARS}")
-    body = text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, flags=re.DOTALL)
-    if fenced:
-        body = fenced.group(1)
+    body = _unfence(text.strip())
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: bad JSON, or an integer past Python's digit limit
         raise ModelOutputError(f"model output is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ModelOutputError(f"model output must be a JSON object, got {type(data).__name__}")
@@ -56,6 +52,16 @@ def parse_model_output(text: object) -> IntentSpec:
         raise ModelOutputError(f"{where}: {first['msg']}") from exc
     except (RecursionError, TypeError, ValueError) as exc:
         raise ModelOutputError(f"model output does not fit the schema: {exc}") from exc
+
+
+def _unfence(body: str) -> str:
+    """The inside of one Markdown code fence (```` ```json ... ``` ````), else ``body``; linear time."""
+    if len(body) < 6 or not (body.startswith("```") and body.endswith("```")):
+        return body
+    inner = body[3:-3]
+    if inner.startswith("json"):
+        inner = inner[4:]
+    return inner.strip()
 
 
 @dataclass
@@ -87,9 +93,9 @@ def compile_with_backend(
     """Compile with ``backend``, validating its output; retry at most ``retries`` times, then fall back."""
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    waived = waiver_issues(intent)
-    if waived:
-        return Traced(spec=None, issues=waived, backend="guard", rule_based=True, notes=["refused before any backend"])
+    refused = length_issues(intent) or waiver_issues(intent)
+    if refused:
+        return Traced(spec=None, issues=refused, backend="guard", rule_based=True, notes=["refused before any backend"])
     schema = json_schema()
     prompt = prompt_for(intent)
     attempts: list[Attempt] = []
