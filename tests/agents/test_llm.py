@@ -281,6 +281,9 @@ def test_inputs_that_crashed_or_hung_the_parsers_are_answered_fast() -> None:
         "keep cell " + "1" * 1980 + " safe",
     ):
         assert len(text) <= MAX_INTENT_CHARS and _fast(compile_intent, text, SC) < 0.1, text[:30]
+    for text in ("keep URLLC latency below " + "9" * 400 + " ms", "cap eMBB at " + "9" * 400 + " % in cell 3"):
+        res = compile_intent(text, SC)  # a 400-digit number is inf: an issue, not a crash
+        assert res.spec is None and res.issues and res.issues[0].field in ("constraints", "restrictions")
     long = compile_intent("keep URLLC latency below 10 ms " * 100, SC)
     assert long.spec is None and long.issues[0].field == "intent" and "characters" in long.issues[0].message
     refused = compile_with_backend("x" * (MAX_INTENT_CHARS + 1), SC, lambda p, s: "{}")

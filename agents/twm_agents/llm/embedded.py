@@ -87,7 +87,14 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
     constraints: list[SLAConstraint] = []
     restrictions: list[Restriction] = []
     for clause in _clauses(t):
-        found = _constraints(clause)
+        try:
+            found, restricted = _constraints(clause), _restrictions(clause)
+        except ValidationError as exc:  # a number out of range (a 400-digit ceiling is inf): ask, never crash
+            first = exc.errors()[0]
+            where = "constraints" if exc.title == "SLAConstraint" else "restrictions"
+            what = ".".join(str(x) for x in first["loc"])
+            issues.append(Issue(field=where, message=f"{what}: {first['msg']}", question="Can you restate the number?"))
+            continue
         if found and _scope(clause)[0] in ("cell", "link"):
             issues.append(
                 Issue(
@@ -97,7 +104,7 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
                 )
             )
         constraints += found
-        restrictions += _restrictions(clause)
+        restrictions += restricted
     objective = _objective(t)
     window = _window(t)
     context = _context(t)
