@@ -210,6 +210,9 @@ def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:
     assert not worse.accept and "refused" in worse.explanation and worse.numbers["gain"] < 0
     noisy = do_no_harm((p, b), (p2, b2), lambda pp, bb: (float(pp[..., 1].mean()), 1.0))
     assert not noisy.accept and "uncertainty" in noisy.explanation
+    for bad in ({"margin": -0.1}, {"margin": float("nan")}, {"k": float("inf")}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            do_no_harm((p, b), (p2, b2), predictor, **bad)
     assert not guardrail(0.8, 0.5).accept and guardrail(0.2, 0.5).accept
     trace = AuditTrace(tmp_path / "audit.jsonl")
     trace.record("intervention", {"proposal": "boost-urllc-hospital", "p": p2[0]}, better, predictor="test")

@@ -116,6 +116,16 @@ def test_single_world_configurations_and_bad_options() -> None:
         TWMPlanner(fwm=False, cdwm=False)
     with pytest.raises(ValueError, match="samples"):
         TWMPlanner(samples=0)
+    for name, bad in (
+        ("margin", -0.1),
+        ("template_margin", float("nan")),
+        ("pessimism", float("inf")),
+        ("trigger_violation", 1.5),
+        ("trigger_risk", -0.1),
+        ("risk_weight", -1.0),
+    ):
+        with pytest.raises(ValueError, match=name):
+            TWMPlanner(**{name: bad})
 
 
 def test_prediction_drift_reads_every_slice_loss_and_the_exceedance_against_floors() -> None:

@@ -22,6 +22,7 @@ a :class:`Verdict` with a human-readable explanation tied to the numbers, and
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -107,6 +108,9 @@ def do_no_harm(
     current: tuple[F32, F32], proposed: tuple[F32, F32], predictor: Predictor, margin: float = 0.0, k: float = 1.0
 ) -> Verdict:
     """Accept ``proposed`` only if it is predicted better by ``margin`` and no worse pessimistically."""
+    for name, value in (("margin", margin), ("k", k)):
+        if not (math.isfinite(value) and value >= 0.0):
+            raise ValueError(f"{name}: must be finite and >= 0, got {value}")
     cur_mean, cur_sd = predictor(*current)
     new_mean, new_sd = predictor(*proposed)
     gain = new_mean - cur_mean

@@ -184,6 +184,13 @@ class PlannerConfig:
         for name in ("verify", "alternatives", "cheap_alternatives"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        for name in ("margin", "template_margin", "pessimism", "risk_weight", "model_weight", "trigger_disagreement"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name}: must be finite and >= 0, got {value}")
+        for name in ("trigger_violation", "trigger_risk"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}: must be in [0, 1], got {getattr(self, name)}")
         if not (np.isfinite(self.cost_weight) and self.cost_weight >= 0.0):
             raise ValueError(f"cost_weight: must be finite and >= 0, got {self.cost_weight}")
         if not (np.isfinite(self.violation_weight) and self.violation_weight >= 0.0):
