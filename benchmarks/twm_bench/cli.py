@@ -95,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress lines")
     axis = sub.add_parser("axis", help="score a world model on a TelecomWorldBench axis")
     axis.add_argument("name", choices=["field", "trajectory"], help="which axis")
-    axis.add_argument("--checkpoint", help="model checkpoint (default: the shipped one)")
+    axis.add_argument("--checkpoint", help="model checkpoint: a path or a shipped name (default: the shipped default)")
     axis.add_argument("--seeds", type=int, default=60, help="held-out episodes per scenario (default 60)")
     axis.add_argument("--out", default="results", help="directory for <axis>_axis.json and .md (default ./results)")
     axis.add_argument(
@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         choices=list(SPLIT_NAMES),
-        help="trajectory: also score every scenario of these scenario splits (e.g. test-cities)",
+        help="also score every scenario of these scenario splits (e.g. test-cities); an any-city model's",
     )
     scen = sub.add_parser("scenarios", help="the scenario format: its JSON Schema, and checking files against it")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True)
@@ -171,13 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.seeds < 1:
                 print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
                 return 2
-            extra = {}
+            extra: dict[str, Any] = {"splits": tuple(args.splits)}
             if args.name == "field":
                 from twm_bench import field_axis as axis_module
             else:
                 from twm_bench import trajectory_axis as axis_module  # type: ignore[no-redef]
 
-                extra = {"states": args.states, "splits": tuple(args.splits)}
+                extra["states"] = args.states
             try:
                 result = axis_module.run(args.checkpoint, seeds=args.seeds, out=args.out, **extra)
             except ValueError as exc:  # a missing, tampered or mismatched checkpoint

@@ -1,9 +1,13 @@
 """The field-accuracy axis of TelecomWorldBench: an FWM checkpoint on fresh held-out ID and OOD data.
 
-``twm-bench axis field [--checkpoint PATH] [--seeds N] [--out DIR]`` draws ``N`` new rollouts per
-scenario from the FWM's held-out seed range (disjoint from training and calibration), scores the
-model with ``agents/twm_agents/fwm/metrics.py`` (R² per feature and overall, SINR-map RMSE and SSIM, 90 %
-interval coverage and width) and writes ``field_axis.json`` and ``field_axis.md``.
+``twm-bench axis field [--checkpoint PATH|NAME] [--seeds N] [--splits SPLIT ...] [--out DIR]`` draws
+``N`` new rollouts per scenario from the FWM's held-out seed range (disjoint from training and
+calibration) for the scenarios the checkpoint was trained on (``id``) and its OOD scenarios, and
+for every scenario of each named scenario split (``twm_gym.scenarios.splits``: ``test-cities``,
+``test-families``, ``paper``; only an any-city checkpoint, ``cells="sets"``, reads other cities),
+scores the model with ``agents/twm_agents/fwm/metrics.py`` (R² per feature and overall, pooled over
+the split's cities; SINR-map RMSE and SSIM; 90 % interval coverage and width) and writes
+``field_axis.json`` and ``field_axis.md``.
 """
 
 from __future__ import annotations
@@ -19,33 +23,65 @@ MD_FILE = "field_axis.md"
 AXIS_SEED0 = 5_000_000  # beyond every training split's seed range (agents/twm_agents/fwm/train.py)
 
 
-def run(checkpoint: str | Path | None, seeds: int = 60, out: str | Path = "results") -> dict[str, Any]:
-    """Score a checkpoint (None: the shipped one) on ID and OOD data; write and return the results."""
-    from twm_agents.fwm.data import concat, generate
-    from twm_agents.fwm.metrics import evaluate
+def run(
+    checkpoint: str | Path | None, seeds: int = 60, out: str | Path = "results", splits: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Score a checkpoint (a path, a shipped name, or None: the shipped default) on its ID and OOD
+    scenarios and on the scenario ``splits`` named; write and return the results."""
     from twm_agents.fwm.predictor import FieldModel
     from twm_gym.scenarios import load_scenario
+    from twm_gym.scenarios.splits import split_scenarios
 
-    model = FieldModel.default() if checkpoint is None else FieldModel.load(checkpoint)
+    model = FieldModel.named(str(checkpoint or ""))
+    if splits and not model.shape.any_city:
+        raise ValueError(
+            f"splits: checkpoint {checkpoint or 'default'!r} reads one city; only an any-city FWM reads {list(splits)}"
+        )
     cfg = model.meta.get("config", {})
-    id_names = tuple(cfg.get("scenarios", ("hotspot-id", "wave-id")))
-    ood_names = tuple(cfg.get("ood_scenarios", ("hotspot-ood", "wave-ood")))
-    for name in (*id_names, *ood_names):
+    groups: dict[str, tuple[str, ...]] = {
+        "id": tuple(cfg.get("scenarios", ("hotspot-id", "wave-id"))),
+        "ood": tuple(cfg.get("ood_scenarios", ("hotspot-ood", "wave-ood"))),
+    }
+    for split in splits:
+        groups[split] = tuple(split_scenarios(split))
+    for name in {n for names in groups.values() for n in names}:
         load_scenario(name)
     result: dict[str, Any] = {"checkpoint": str(checkpoint or "default"), "seeds": seeds, "splits": {}}
-    for split, names in (("id", id_names), ("ood", ood_names)):
-        if not names:
-            continue
-        data = concat([generate(n, range(AXIS_SEED0, AXIS_SEED0 + seeds), rng_seed=7) for n in names])
-        t0 = time.perf_counter()
-        metrics = evaluate(model, data)
-        metrics["predict_s_per_1k"] = (time.perf_counter() - t0) / len(data) * 1000
-        result["splits"][split] = {"scenarios": list(names), **metrics}
+    for split, names in groups.items():
+        if names:
+            result["splits"][split] = {"scenarios": list(names), **_score(model, names, seeds)}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / JSON_FILE, result)
     (out_dir / MD_FILE).write_text(format_table(result) + "\n")
     return result
+
+
+def _score(model: Any, names: tuple[str, ...], seeds: int) -> dict[str, Any]:
+    """Metrics pooled over ``names``, each scenario generated and predicted in turn (one city in memory)."""
+    from twm_agents.fwm.data import generate
+    from twm_agents.fwm.fields import field_geometry
+    from twm_agents.fwm.metrics import field_metrics
+    from twm_gym.scenarios import load_scenario
+
+    ys, preds, maps, seconds, samples = [], [], [], 0.0, 0
+    for name in names:
+        data = generate(name, range(AXIS_SEED0, AXIS_SEED0 + seeds), rng_seed=7, cells=model.shape.cells)
+        city = field_geometry(load_scenario(name)) if model.shape.any_city else None
+        t0 = time.perf_counter()
+        preds.append(model.predict(data.x, city=city, with_field=True))
+        seconds += time.perf_counter() - t0
+        ys.append(data.y)
+        maps.append(data.sinr)
+        samples += len(data)
+    metrics: dict[str, Any] = field_metrics(ys, preds, maps)
+    metrics["predict_s_per_1k"] = seconds / samples * 1000
+    if len(names) > 1:  # where the pooled figure comes from
+        metrics["per_scenario"] = {
+            name: {k: v for k, v in field_metrics(y, pred).items() if k in ("r2", "picp")}
+            for name, y, pred in zip(names, ys, preds, strict=True)
+        }
+    return metrics
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -70,8 +106,11 @@ def format_table(result: dict[str, Any]) -> str:
     lines.append("")
     for s in names:
         m = splits[s]
+        where = m["scenarios"] if len(m["scenarios"]) <= 4 else [f"{len(m['scenarios'])} scenarios"]
         lines.append(
-            f"* {s} ({', '.join(m['scenarios'])}, {int(m['n'])} samples): SINR map RMSE {m['sinr_rmse_db']:.3f} dB, "
+            f"* {s} ({', '.join(where)}, {int(m['n'])} samples): SINR map RMSE {m['sinr_rmse_db']:.3f} dB, "
             f"SSIM {m['sinr_ssim']:.4f}"
         )
+        for name, r in m.get("per_scenario", {}).items():
+            lines.append(f"  * {name}: R² {r['r2']:.4f}, PICP {r['picp']:.3f}")
     return "\n".join(lines)

@@ -68,15 +68,15 @@ def test_features_follow_the_twin(tmp_path: Path) -> None:
 def test_tiny_model_beats_the_mean_predictor(tiny: tuple[FieldModel, Path]) -> None:
     model, _ = tiny
     splits = make_splits(TINY)
-    pred = model.predict(splits.test.x, with_field=True)
-    scale = splits.train.y.reshape(-1, len(FEATURES)).std(axis=0)  # per feature
-    mse_model = np.mean(((pred.mean - splits.test.y) / scale) ** 2)
-    mse_mean = np.mean(((splits.train.y.mean(axis=0) - splits.test.y) / scale) ** 2)
+    pred = model.predict(splits.test[0].x, with_field=True)
+    scale = splits.train[0].y.reshape(-1, len(FEATURES)).std(axis=0)  # per feature
+    mse_model = np.mean(((pred.mean - splits.test[0].y) / scale) ** 2)
+    mse_mean = np.mean(((splits.train[0].y.mean(axis=0) - splits.test[0].y) / scale) ** 2)
     assert mse_model < 0.7 * mse_mean  # the per-(cell, feature) mean of the training set
     assert model.meta["metrics"]["test"]["r2"] > 0.5
     # the field head too: better than the training set's mean SINR
-    assert np.mean((pred.sinr_map - splits.test.sinr) ** 2) < np.mean(
-        (splits.train.sinr.mean() - splits.test.sinr) ** 2
+    assert np.mean((pred.sinr_map - splits.test[0].sinr) ** 2) < np.mean(
+        (splits.train[0].sinr.mean() - splits.test[0].sinr) ** 2
     )
 
 
@@ -84,16 +84,16 @@ def test_conformal_intervals_cover(tiny: tuple[FieldModel, Path]) -> None:
     model, _ = tiny
     picp = model.meta["metrics"]["test"]["picp"]
     assert 0.8 <= picp <= 0.98  # 90 % nominal, a small calibration set
-    pred = model.predict(make_splits(TINY).test.x[:8], with_field=False, confidence=0.5)
-    wide = model.predict(make_splits(TINY).test.x[:8], with_field=False, confidence=0.95)
+    pred = model.predict(make_splits(TINY).test[0].x[:8], with_field=False, confidence=0.5)
+    wide = model.predict(make_splits(TINY).test[0].x[:8], with_field=False, confidence=0.95)
     assert ((wide.hi - wide.lo) >= (pred.hi - pred.lo) - 1e-6).all()
     with pytest.raises(ValueError, match="confidence"):
-        model.predict(make_splits(TINY).test.x[:2], confidence=1.5)
+        model.predict(make_splits(TINY).test[0].x[:2], confidence=1.5)
 
 
 def test_checkpoint_round_trip_is_exact(tiny: tuple[FieldModel, Path]) -> None:
     model, out = tiny
-    x = make_splits(TINY).test.x[:16]
+    x = make_splits(TINY).test[0].x[:16]
     again = FieldModel.load(out, scenario=load_scenario("hotspot-ood"))
     a, b = model.predict(x), again.predict(x)
     np.testing.assert_array_equal(a.mean, b.mean)

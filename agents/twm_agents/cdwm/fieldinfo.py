@@ -37,11 +37,11 @@ def field_summary(model: FieldModel, scenario: Scenario, state: EGWState, t: int
     geom = field_geometry(scenario)
     drv = drivers_of(geom.comp, state, t)
     config = config_channels(geom, drv, p, b)
-    spatial = exo_channels(geom, drv)
+    spatial = exo_channels(geom, drv, model.shape.any_city)
     if spatial.shape[0] == 1:
-        pred = model.predict_shared(spatial, config)
+        pred = model.predict_shared(spatial, config, city=geom)
     else:
-        pred = model.predict(np.concatenate([spatial, config], axis=1), with_field=False)
+        pred = model.predict(np.concatenate([spatial, config], axis=1), city=geom, with_field=False)
     return summarize(pred.mean)
 
 
@@ -57,6 +57,6 @@ def plan_summaries(model: FieldModel, scenario: Scenario, state: EGWState, t: in
     geom = field_geometry(scenario)
     horizon = p.shape[1]
     drivers = [drivers_of(geom.comp, state, t + k) for k in range(horizon)]
-    spatial = np.concatenate([exo_channels(geom, drv) for drv in drivers])  # (H, Cs, G, G)
+    spatial = np.concatenate([exo_channels(geom, drv, model.shape.any_city) for drv in drivers])  # (H, Cs, G, G)
     cells = np.stack([config_cells(geom, drv, p[:, k], b[:, k]) for k, drv in enumerate(drivers)])
-    return summarize(model.predict_steps(spatial, cells)).transpose(1, 0, 2)  # (N, H, 24)
+    return summarize(model.predict_steps(spatial, cells, city=geom)).transpose(1, 0, 2)  # (N, H, 24)

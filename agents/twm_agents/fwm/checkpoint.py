@@ -7,6 +7,7 @@ of the city geometry it was trained on; loading it for a scenario of another cit
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,15 @@ import torch
 
 from twm_agents import checkpoint_io
 from twm_agents.checkpoint_io import CheckpointError, paths
-from twm_agents.fwm.fields import CHANNELS, FEATURES, FieldGeometry
+from twm_agents.fwm.fields import FEATURES, FieldGeometry, channels
 
 FORMAT = "twm-gym/fwm/1"
 
 __all__ = ["FORMAT", "CheckpointError", "geometry_digest", "load", "paths", "save"]
 
 
-def layout() -> dict[str, list[str]]:
-    return {"channels": list(CHANNELS), "features": list(FEATURES)}
+def layout(cells: str = "fixed") -> dict[str, list[str]]:
+    return {"channels": list(channels(cells)), "features": list(FEATURES)}
 
 
 def geometry_digest(geom: FieldGeometry) -> str:
@@ -38,8 +39,21 @@ def geometry_digest(geom: FieldGeometry) -> str:
 def save(
     path: str | Path, state: dict[str, torch.Tensor], calibration: dict[str, np.ndarray], meta: dict[str, Any]
 ) -> tuple[Path, Path]:
-    return checkpoint_io.save(path, FORMAT, layout(), state, calibration, meta)
+    cells = meta.get("shape", {}).get("cells", "fixed")
+    return checkpoint_io.save(path, FORMAT, layout(cells), state, calibration, meta)
 
 
 def load(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], dict[str, Any]]:
-    return checkpoint_io.load(path, FORMAT, layout())
+    """Verified weights, calibration and metadata; the expected channels follow the model's ``cells``."""
+    return checkpoint_io.load(path, FORMAT, layout(_cells(path)))
+
+
+def _cells(path: str | Path) -> str:
+    """The ``shape.cells`` a checkpoint's metadata declares ("fixed" when unreadable: the full
+    check in ``checkpoint_io.load`` then names what is wrong)."""
+    try:
+        shape = json.loads(paths(path)[1].read_text()).get("shape", {})
+        cells = shape.get("cells", "fixed") if isinstance(shape, dict) else "fixed"
+    except (OSError, ValueError, AttributeError):
+        return "fixed"
+    return cells if cells in ("fixed", "sets") else "fixed"

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from twm_agents.fwm.fields import (
     CHANNELS,
     FEATURES,
+    GEOMETRY_CHANNELS,
     config_channels,
     exo_channels,
     field_features,
@@ -44,15 +45,15 @@ _CHUNK_SEEDS = 256  # rollouts generated per batch (bounds memory)
 
 @dataclass(frozen=True, eq=False)
 class FieldDataset:
-    """``N`` samples. ``x`` holds every channel of ``CHANNELS``; ``y`` every feature of ``FEATURES``."""
+    """``N`` samples. ``x`` holds every channel of ``fields.channels(cells)``; ``y`` every feature of ``FEATURES``."""
 
-    x: F32  # (N, len(CHANNELS), G, G)
+    x: F32  # (N, len(channels(cells)), G, G)
     y: F32  # (N, C, 12)
     sinr: F32  # (N, G, G) SINR map, dB
     seed: NDArray[np.int64]  # (N,) rollout seed (before the domain map)
     step: NDArray[np.int64]  # (N,) slow step of the rollout
     candidate: NDArray[np.int64]  # (N,) library index, -1 for a random allocation
-    scenario: str
+    scenario: str  # the name it loads by (``load_scenario``); names joined by ``+`` after ``concat``
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -83,7 +84,8 @@ class FieldDataset:
                 raise ValueError(f"{path}: not an FWM dataset, missing arrays {sorted(missing)}")
             arrays = {f.name: data[f.name] for f in fields(cls) if f.name != "scenario"}
             scenario = str(data["scenario"])
-        if arrays["x"].shape[1] != len(CHANNELS) or arrays["y"].shape[2] != len(FEATURES):
+        widths = (len(CHANNELS), len(CHANNELS) + len(GEOMETRY_CHANNELS))
+        if arrays["x"].shape[1] not in widths or arrays["y"].shape[2] != len(FEATURES):
             raise ValueError(f"{path}: channel/feature layout {arrays['x'].shape[1:2]} does not match this version")
         return cls(scenario=scenario, **arrays)
 
@@ -99,11 +101,16 @@ def concat(parts: list[FieldDataset]) -> FieldDataset:
     return FieldDataset(scenario="+".join(names), **arrays)
 
 
-def generate(scenario: str | Scenario, seeds: range | list[int], *, rng_seed: int = 0) -> FieldDataset:
+def generate(
+    scenario: str | Scenario, seeds: range | list[int], *, rng_seed: int = 0, cells: str = "fixed"
+) -> FieldDataset:
     """Samples for every step of the rollouts ``seeds`` of ``scenario`` (one allocation each).
 
-    Deterministic in (scenario, seeds, rng_seed); ``rng_seed`` draws the allocations.
+    Deterministic in (scenario, seeds, rng_seed); ``rng_seed`` draws the allocations. ``cells``
+    picks the channels (``fields.channels``): a one-city model's, or an any-city model's.
     """
+    if cells not in ("fixed", "sets"):
+        raise ValueError(f"cells must be 'fixed' or 'sets', got {cells!r}")
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(seeds)
     if not seeds:
@@ -128,7 +135,8 @@ def generate(scenario: str | Scenario, seeds: range | list[int], *, rng_seed: in
                 p[rand] = _random_shares(rng, (k, comp.n_cells))
                 b[rand] = _random_shares(rng, (k, comp.n_links))
                 cand[rand] = -1
-            x = np.concatenate([exo_channels(geom, drv), config_channels(geom, drv, p, b)], axis=1)
+            spatial = exo_channels(geom, drv, geometry=cells == "sets")
+            x = np.concatenate([spatial, config_channels(geom, drv, p, b)], axis=1)
             parts.append(
                 FieldDataset(
                     x=x,
@@ -137,7 +145,7 @@ def generate(scenario: str | Scenario, seeds: range | list[int], *, rng_seed: in
                     seed=chunk.copy(),
                     step=np.full(batch, t, dtype=np.int64),
                     candidate=cand.astype(np.int64),
-                    scenario=sc.name,
+                    scenario=scenario if isinstance(scenario, str) else sc.name,
                 )
             )
     return concat(parts)

@@ -8,7 +8,11 @@ channels").
 **Input channels** (``CHANNELS``; every pixel takes the value of the cell that serves it where a
 quantity is per cell):
 
-* static (the city): site map, serving-cell received power, hospital / FWA / corridor zone masks;
+* static (the city): site map, serving-cell received power (standardized over the city),
+  hospital / FWA / corridor zone masks; and for the any-city model (``channels("sets")``) the
+  city's radio geometry in physical units, ``GEOMETRY_CHANNELS``: the serving cell's SNR and its
+  SIR with every other cell fully active, dB / 10 (site-specific geometry as a physics prior, the
+  paper's section VIII: a pixel's pitch and the distances to its interferers differ between cities);
 * exogenous (one step of the EGW): user density, log offered load per slice, interference
   activity, shock field (hotspot and wave surge), link degradation painted along the links, and
   for each of the (up to ``HOPS``) links on the serving cell's current transport path, the log of
@@ -72,6 +76,8 @@ EXO_CHANNELS: tuple[str, ...] = (
     "link_degradation",
     *(f"log_hop{h}_load_{s}" for h in range(1, 4) for s in SLICES),
 )
+GEOMETRY_CHANNELS: tuple[str, ...] = ("snr_db", "sir_full_db")
+"""Static radio geometry in physical units, read by the any-city model only (``channels("sets")``)."""
 CONFIG_CHANNELS: tuple[str, ...] = (
     *(f"prb_{s}" for s in SLICES),
     *(f"log_prb_{s}" for s in SLICES),
@@ -82,6 +88,17 @@ HOPS = 3
 LOG_FLOOR = 1e-3
 """Shares and loads enter as themselves and as ``log(max(v, LOG_FLOOR))``: load pressures are ratios."""
 CHANNELS: tuple[str, ...] = STATIC_CHANNELS + EXO_CHANNELS + CONFIG_CHANNELS
+"""The one-city model's input channels (``channels("fixed")``)."""
+
+
+def channels(cells: str = "fixed") -> tuple[str, ...]:
+    """The input channels of a model reading one city (``"fixed"``) or any city (``"sets"``)."""
+    if cells == "fixed":
+        return CHANNELS
+    if cells == "sets":
+        return STATIC_CHANNELS + GEOMETRY_CHANNELS + EXO_CHANNELS + CONFIG_CHANNELS
+    raise ValueError(f"cells must be 'fixed' or 'sets', got {cells!r}")
+
 
 NOMINAL_CAPACITY_MBPS = 550.0
 """``K_nom``: 100 MHz at the 5.5 bit/s/Hz spectral-efficiency cap."""
@@ -103,6 +120,7 @@ class FieldGeometry:
     grid: int  # G
     serve: NDArray[np.intp]  # (X,) serving cell of each pixel
     static: F32  # (len(STATIC_CHANNELS), X)
+    geometry: F32  # (len(GEOMETRY_CHANNELS), X) SNR and full-load SIR, dB / 10
     zone_users: F32  # (Z, X) zone masks (float)
     link_pixels: F32  # (L, X) 1 where a link's segment crosses a pixel
     cell_pixels: tuple[NDArray[np.intp], ...]  # per cell, the pixels it serves
@@ -131,6 +149,10 @@ def field_geometry(scenario: Scenario) -> FieldGeometry:
     signal = (signal_db - signal_db.mean()) / max(signal_db.std(), 1e-9)
     zones = zone_mask(city, px).astype(np.float32)  # (Z, X)
     static = np.concatenate([site[None], signal[None], zones]).astype(np.float32)
+    signal_mw = field.signal_mw.astype(np.float64)
+    snr_db = 10.0 * np.log10(signal_mw / field.noise_mw)
+    sir_db = 10.0 * np.log10(signal_mw / np.maximum(field.interf_mw.astype(np.float64).sum(axis=0), 1e-30))
+    geometry = (np.stack([snr_db, np.minimum(sir_db, 60.0)]) / 10.0).astype(np.float32)
 
     # Links drawn as segments between node positions (the hub at the city centre, as the renderer).
     pos = {scenario.transport.hub: np.array([size / 2, size / 2])}
@@ -144,13 +166,14 @@ def field_geometry(scenario: Scenario) -> FieldGeometry:
         link_pixels[i, ij[:, 1] * g + ij[:, 0]] = 1.0
     serve = field.serve.astype(np.intp)
     cells = tuple(np.flatnonzero(serve == c) for c in range(comp.n_cells))
-    for arr in (static, zones, link_pixels, serve):
+    for arr in (static, geometry, zones, link_pixels, serve):
         arr.flags.writeable = False
     return FieldGeometry(
         comp=comp,
         grid=g,
         serve=serve,
         static=static,
+        geometry=geometry,
         zone_users=zones,
         link_pixels=link_pixels,
         cell_pixels=cells,
@@ -177,8 +200,9 @@ def _log(x: F32) -> F32:
     return np.log(np.maximum(x, np.float32(LOG_FLOOR)))
 
 
-def exo_channels(geom: FieldGeometry, drv: Drivers) -> F32:
-    """``(B, len(STATIC_CHANNELS + EXO_CHANNELS), G, G)`` static and exogenous channels of ``B`` steps."""
+def exo_channels(geom: FieldGeometry, drv: Drivers, geometry: bool = False) -> F32:
+    """``(B, Cs, G, G)`` static and exogenous channels of ``B`` steps: ``STATIC_CHANNELS + EXO_CHANNELS``,
+    with ``geometry`` (an any-city model's) ``GEOMETRY_CHANNELS`` between them."""
     comp, serve, g = geom.comp, geom.serve, geom.grid
     batch = drv.demand.shape[0]
     nominal = comp.nominal_capacity[None, :, None]
@@ -199,7 +223,8 @@ def exo_channels(geom: FieldGeometry, drv: Drivers) -> F32:
     exo = np.concatenate(
         [density[:, None], log_demand, activity[:, None], shock[:, None], degradation[:, None], hop_load], axis=1
     )
-    static = np.broadcast_to(geom.static[None], (batch, *geom.static.shape))
+    fixed = np.concatenate([geom.static, geom.geometry]) if geometry else geom.static
+    static = np.broadcast_to(fixed[None], (batch, *fixed.shape))
     out = np.concatenate([static, exo], axis=1).astype(np.float32)
     return out.reshape(batch, -1, g, g)
 

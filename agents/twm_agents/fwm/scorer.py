@@ -56,7 +56,7 @@ class FieldScorer:
     def channels(self, state: EGWState, t: int, p: F32, b: F32) -> F32:
         """``(N, Cin, G, G)`` model input for candidates ``p (N, C, S)``, ``b (N, L, S)`` at step ``t``."""
         drv = self._drivers(state, t)
-        exo = exo_channels(self.geom, drv)  # (1, Ce, G, G), shared by every candidate
+        exo = exo_channels(self.geom, drv, self.model.shape.any_city)  # (1, Ce, G, G), shared by every candidate
         cfg = config_channels(self.geom, drv, np.asarray(p, np.float32), np.asarray(b, np.float32))
         return np.concatenate([np.broadcast_to(exo, (cfg.shape[0], *exo.shape[1:])), cfg], axis=1)
 
@@ -68,9 +68,9 @@ class FieldScorer:
     def score(self, state: EGWState, t: int, p: F32, b: F32) -> SpatialRisk:
         """Spatial risk of ``N`` candidates' step-``t`` shares from the exogenous state at the start of ``t``."""
         drv = self._drivers(state, t)
-        spatial = exo_channels(self.geom, drv)
+        spatial = exo_channels(self.geom, drv, self.model.shape.any_city)
         config = config_channels(self.geom, drv, np.asarray(p, np.float32), np.asarray(b, np.float32))
-        pred = self.model.predict_shared(spatial, config, confidence=self.confidence)
+        pred = self.model.predict_shared(spatial, config, city=self.geom, confidence=self.confidence)
         return SpatialRisk(
             risk=spatial_risk(pred.hi),
             risk_mean=spatial_risk(pred.mean),
