@@ -34,6 +34,8 @@ BUILTIN: dict[str, str] = {
     "twm-fields": "twm_agents.twm:Fields",
     "cdwm-sets": "twm_agents.twm:CDWMSets",
     "cdwm-csw": "twm_agents.twm:CDWMCSW",
+    "twm-sets": "twm_agents.twm:TWMSets",
+    "fwm-sets": "twm_agents.twm:FWMSets",
     "ppo": "twm_agents.rl.agent:PPOAgent",
     "ippo": "twm_agents.rl.marl:IPPOAgent",
 }

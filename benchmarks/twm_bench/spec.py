@@ -19,7 +19,7 @@ CALLS_PER_HORIZON = 12
 """The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
 
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
-GENERALIZATION = (*CLASSIC, "ppo", "ippo", "cdwm-sets", "cdwm-csw")
+GENERALIZATION = (*CLASSIC, "ppo", "ippo", "cdwm-sets", "cdwm-csw", "twm-sets", "fwm-sets")
 """The ``generalization`` preset's agents: the classic baselines, the shipped learned policies and
 the planners whose world model reads any city."""
 PAPER = (

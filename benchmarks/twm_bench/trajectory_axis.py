@@ -46,7 +46,7 @@ def run(
     from twm_gym.scenarios.splits import split_scenarios
 
     torch.manual_seed(0)  # imagination samples latents: a fixed seed makes the axis reproducible
-    model = CDWMModel.default() if checkpoint is None else CDWMModel.load(checkpoint)
+    model = CDWMModel.named(str(checkpoint or ""))
     cfg = model.meta.get("config", {})
     id_names = tuple(cfg.get("scenarios", ("hotspot-id", "wave-id")))
     ood_names = tuple(cfg.get("ood_scenarios", ("hotspot-ood", "wave-ood")))
@@ -92,7 +92,7 @@ def load_fwm_for(model: Any) -> Any:
     from twm_agents.fwm.predictor import FieldModel
 
     path = model.meta.get("config", {}).get("fwm_checkpoint", "")
-    return FieldModel.load(path) if path else FieldModel.default()
+    return FieldModel.named(path)
 
 
 def format_table(result: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from twm_agents.cdwm.data import generate
 from twm_agents.cdwm.encoding import ACTION_WIDTH, CSW_WIDTH, OBS_WIDTH, CityEncoding
 from twm_agents.cdwm.evaluate import start_states
 from twm_agents.cdwm.predictor import CDWMModel
-from twm_agents.cdwm.train import CDWMConfig, train
+from twm_agents.cdwm.train import CDWMConfig, make_splits, train
 from twm_agents.twm import CDWMOnly
 from twm_bench.runner import _context, run_episode
 from twm_gym.core.candidates import candidate_library
@@ -88,8 +88,9 @@ def test_the_planner_plays_an_unseen_city_with_a_sets_model(sets_model: tuple[CD
 def test_sets_encoding_is_validated() -> None:
     with pytest.raises(ValueError, match="encoding must be one of"):
         CDWMConfig(encoding="graph")
-    with pytest.raises(ValueError, match="'sets' does not take fwm_features"):
-        CDWMConfig(encoding="sets", fwm_features=True)
+    one_city_fwm = CDWMConfig.preset("tiny").replace({"encoding": "sets", "fwm_features": "true"})
+    with pytest.raises(ValueError, match="needs an any-city FWM"):
+        make_splits(one_city_fwm)  # the shipped default FWM reads the paper's city only
     with pytest.raises(ValueError, match=r"encoding: 'grid' is not one of"):
         generate("hotspot-id", range(1), encoding="grid")
 

@@ -226,8 +226,6 @@ def generate(
         raise ValueError(f"encoding: {encoding!r} is not one of {ENCODINGS}")
     if observations not in OBSERVATIONS:
         raise ValueError(f"observations: {observations!r} is not one of {OBSERVATIONS}")
-    if encoding == "sets" and fwm is not None:
-        raise ValueError("encoding: 'sets' does not take FWM features (fwm must be None)")
     sc = load_scenario(scenario) if isinstance(scenario, str) else scenario
     seeds = list(seeds)
     if not seeds:

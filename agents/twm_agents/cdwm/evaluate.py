@@ -107,8 +107,8 @@ def ranking_quality(
     ``fwm`` is needed (and used) only for a CDWM trained with FWM features.
     """
     lib = candidate_library(scenario)
-    if model.shape.fwm_dim and fwm is None:
-        fwm = FieldModel.default()
+    if model.shape.fwm_dim and fwm is None:  # the FWM it was trained with
+        fwm = FieldModel.named(str(model.meta.get("config", {}).get("fwm_checkpoint", "")))
     if not model.shape.fwm_dim:
         fwm = None
     unseen = unseen_candidates(len(lib))

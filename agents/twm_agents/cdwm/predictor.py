@@ -40,6 +40,8 @@ SHIPPED_CHECKPOINTS: dict[str, str] = {
     "(twm-bench train cdwm --config sets)",
     "sets-csw": "the same reading the controllable world's observations alone, the paper's CDWM-only "
     "(twm-bench train cdwm --config sets-csw)",
+    "sets-fields": "the controllable world's observations and the any-city FWM's field summaries, the "
+    "paper's coupling for any city (twm-bench train cdwm --config sets-fields)",
 }
 """The checkpoints shipped in ``agents/twm_agents/cdwm/checkpoints``, by name."""
 
@@ -174,6 +176,7 @@ class CDWMModel:
         fwm: FieldModel | None = None,
         egw_state: EGWState | None = None,
         history_fwm: F32 | None = None,
+        future_fwm: F32 | None = None,
         intervals: bool = True,
     ) -> Ranking:
         """Score ``N`` candidates' remaining steps from one episode's history.
@@ -186,7 +189,8 @@ class CDWMModel:
 
         A model trained with FWM features also needs ``fwm`` (the field model), ``egw_state`` (the
         exogenous state at the decision step, one rollout) and ``history_fwm (t, F)`` (the past
-        steps' summaries); each candidate's future steps are summarized on the decision step's field.
+        steps' summaries); each candidate's future steps are summarized on the decision step's field
+        (``future_fwm (N, H, F)`` passes those summaries when the caller has them).
         ``intervals=False`` leaves the KPI intervals of ``Ranking.imagined`` uncomputed (the scores
         do not use them; a planner ranking every step saves their time).
         """
@@ -203,9 +207,13 @@ class CDWMModel:
         if self.shape.observations == "csw":  # the controllable world's keys come first
             model_obs = model_obs[..., : self.shape.obs_dim]
         if self.shape.fwm_dim:
-            if fwm is None or egw_state is None or history_fwm is None:
+            if future_fwm is None and fwm is not None and egw_state is not None:
+                future_fwm = plan_summaries(fwm, scenario, egw_state, t, p, b)
+            if history_fwm is None or future_fwm is None:
                 raise ValueError("this CDWM was trained with FWM features: pass fwm, egw_state and history_fwm")
-            future = plan_summaries(fwm, scenario, egw_state, t, p, b)
+            future = future_fwm
+            if future.shape != (n, horizon, self.shape.fwm_dim):
+                raise ValueError(f"future_fwm must be ({n}, {horizon}, {self.shape.fwm_dim}), got {future.shape}")
             actions = np.concatenate([actions, future], axis=-1)
             past = np.concatenate([past, history_fwm], axis=-1)
         state = self.observe(model_obs[None], past[None], samples)

@@ -56,7 +56,7 @@ class CDWMConfig:
     lr: float = 2e-3  # one-cycle peak (AdamW)
     samples: int = 8  # latent draws per member when imagining
     fwm_features: bool = False  # condition on the FWM's summary of every step's action
-    fwm_checkpoint: str = ""  # FWM checkpoint for fwm_features ("": the shipped one)
+    fwm_checkpoint: str = ""  # FWM for fwm_features: a shipped name ("": default) or a path
     fwm_view: str = "step"  # the field each step's summary is on: "step" (its own) or "decision" (data.generate)
     open_loop_loss: str = "mse"  # how imagined KPIs are scored: "mse" or "crps" (model.OPEN_LOOP_LOSSES)
     encoding: str = "flat"  # "flat": one city's vectors; "sets": city-free summaries (cdwm/encoding.py)
@@ -88,8 +88,6 @@ class CDWMConfig:
             raise ValueError(f"CDWMConfig.encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if self.observations not in OBSERVATIONS:
             raise ValueError(f"CDWMConfig.observations must be one of {OBSERVATIONS}, got {self.observations!r}")
-        if self.encoding == "sets" and self.fwm_features:
-            raise ValueError("CDWMConfig.encoding: 'sets' does not take fwm_features")
         if self.open_loop_loss not in OPEN_LOOP_LOSSES:
             raise ValueError(
                 f"CDWMConfig.open_loop_loss must be one of {OPEN_LOOP_LOSSES}, got {self.open_loop_loss!r}"
@@ -131,6 +129,22 @@ PRESETS: dict[str, CDWMConfig] = {
         ood_scenarios=_train_split(ood=True),
         encoding="sets",
         observations="csw",
+        train_episodes=1000,
+        cal_episodes=100,
+        test_episodes=20,
+        updates=2000,
+        threads=2,
+    ),
+    # The paper's coupling for any city: the controllable world observed, the exogenous world
+    # reaching the CDWM only through the any-city FWM's field summaries.
+    "sets-fields": CDWMConfig(
+        scenarios=_train_split(ood=False),
+        ood_scenarios=_train_split(ood=True),
+        encoding="sets",
+        observations="csw",
+        fwm_features=True,
+        fwm_checkpoint="sets",
+        fwm_view="decision",
         train_episodes=1000,
         cal_episodes=100,
         test_episodes=20,
@@ -185,7 +199,13 @@ def load_fwm(config: CDWMConfig) -> FieldModel | None:
     """The FWM a config conditions on, or None."""
     if not config.fwm_features:
         return None
-    return FieldModel.load(config.fwm_checkpoint) if config.fwm_checkpoint else FieldModel.default()
+    fwm = FieldModel.named(config.fwm_checkpoint)
+    if config.encoding == "sets" and not fwm.shape.any_city:
+        raise ValueError(
+            f"CDWMConfig.fwm_checkpoint: {config.fwm_checkpoint or 'default'!r} reads one city; "
+            "a 'sets' CDWM needs an any-city FWM (fwm_checkpoint=sets)"
+        )
+    return fwm
 
 
 def fit_ensemble(config: CDWMConfig, data: Trajectories, progress: Callable[[str], None] | None = None) -> CDWMEnsemble:

@@ -13,6 +13,8 @@
 | ``twm-fields`` | the CDWM conditioned on the FWM's field summaries (paper section X-B), not only scored beside it |
 | ``cdwm-sets`` | no FWM; the CDWM that reads any city (``sets`` encoding, trained on the ``train`` split) |
 | ``cdwm-csw`` | ``cdwm-sets`` whose CDWM reads the controllable world alone (the paper's CDWM-only) |
+| ``twm-sets`` | the paper's coupling for any city: a CSW-only CDWM conditioned on the any-city FWM's fields |
+| ``fwm-sets`` | ``fwm-only`` with the any-city FWM |
 """
 
 from typing import Any, ClassVar
@@ -83,11 +85,27 @@ class CDWMCSW(TWMPlanner):
     defaults: ClassVar[dict[str, Any]] = {"fwm": False, "cdwm_checkpoint": "sets-csw"}
 
 
+class TWMSets(TWMPlanner):
+    """The paper's layering for any city: the any-city FWM forecasts each imagined step's fields, and
+    the CDWM (``sets-fields``), which observes the controllable world alone, is conditioned on them."""
+
+    name: ClassVar[str] = "twm-sets"
+    defaults: ClassVar[dict[str, Any]] = {"cdwm_checkpoint": "sets-fields"}
+
+
+class FWMSets(TWMPlanner):
+    """FWM-only ranking (spatial risk, no dynamics) with the any-city FWM."""
+
+    name: ClassVar[str] = "fwm-sets"
+    defaults: ClassVar[dict[str, Any]] = {"cdwm": False, "fwm_checkpoint": "sets"}
+
+
 __all__ = [
     "CDWMCSW",
     "CDWMOnly",
     "CDWMSets",
     "FWMOnly",
+    "FWMSets",
     "Fields",
     "NoHandover",
     "NoPhase2",
@@ -96,4 +114,5 @@ __all__ = [
     "NoVerify",
     "PlannerConfig",
     "TWMPlanner",
+    "TWMSets",
 ]

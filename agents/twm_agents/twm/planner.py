@@ -54,7 +54,7 @@ from numpy.typing import NDArray
 
 from twm_agents.base import Action, Agent, EpisodeContext, Observation
 from twm_agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
-from twm_agents.cdwm.fieldinfo import field_summary
+from twm_agents.cdwm.fieldinfo import field_summary, plan_summaries
 from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking
 from twm_agents.checkpoint_io import CheckpointError
 from twm_agents.fwm.predictor import FieldModel
@@ -133,11 +133,13 @@ class PlannerConfig:
             beats the plan's by ``trim_margin`` and its predicted violation probability is no
             higher.
         trim_margin: the score gain (utility units) a trim needs.
-        fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults); the CDWM's
-            may also name a shipped checkpoint (``twm_agents.cdwm.predictor.SHIPPED_CHECKPOINTS``:
-            'fields' is the CDWM conditioned on FWM field summaries, which needs ``fwm``). The
+        fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults) or the names
+            of shipped checkpoints (``twm_agents.fwm.predictor.SHIPPED_CHECKPOINTS``: 'sets' reads
+            any city; ``twm_agents.cdwm.predictor.SHIPPED_CHECKPOINTS``: 'fields' is the CDWM
+            conditioned on FWM field summaries, which needs ``fwm``). The
             planner never picks a checkpoint by the scenario's name or family: '' is 'default' in
-            every scenario.
+            every scenario, but for a CDWM trained on FWM features, whose '' FWM is the one it was
+            trained with.
     """
 
     fwm: bool = True
@@ -217,7 +219,7 @@ _MODELS: dict[tuple[str, str], Any] = {}
 def _field_model(path: str) -> FieldModel:
     key = ("fwm", path)
     if key not in _MODELS:
-        _MODELS[key] = FieldModel.load(path, device="cpu") if path else FieldModel.default(device="cpu")
+        _MODELS[key] = FieldModel.named(path, device="cpu")
     return _MODELS[key]  # type: ignore[no-any-return]
 
 
@@ -255,9 +257,12 @@ class TWMPlanner(Agent):
             raise TypeError(f"{type(self).__name__}: unknown options {unknown}; valid: {sorted(valid)}")
         self.config = PlannerConfig(**{**self.defaults, **options})
         self.utility = Utility(w_cost=self.config.cost_weight, w_violation=self.config.violation_weight)
-        self.fwm = _field_model(self.config.fwm_checkpoint) if self.config.fwm else None
         self.cdwm = _dynamics_model(self.config.cdwm_checkpoint) if self.config.cdwm else None
         self._fwm_features = self.cdwm is not None and self.cdwm.shape.fwm_dim > 0
+        fwm_ref = self.config.fwm_checkpoint
+        if self._fwm_features and not fwm_ref and self.cdwm is not None:  # the FWM this CDWM was trained on
+            fwm_ref = str(self.cdwm.meta.get("config", {}).get("fwm_checkpoint", ""))
+        self.fwm = _field_model(fwm_ref) if self.config.fwm else None
         if self._fwm_features and self.fwm is None:
             raise ValueError(
                 "cdwm_checkpoint: this CDWM was trained with FWM features and needs the field model (fwm=True)"
@@ -299,6 +304,7 @@ class TWMPlanner(Agent):
         self._acts: list[F32] = []
         self._kpis: list[F32] = []
         self._fields: list[F32] = []  # FWM summaries of the played actions (a CDWM with FWM features)
+        self._library_fields: tuple[Snapshot, int, F32] | None = None  # Phase 1: (snapshot, step, (N, H, F))
         self._snap: Snapshot | None = None
         self._plan: tuple[F32, F32] | None = None
         self._survivors: NDArray[np.int64] = np.zeros(0, np.int64)
@@ -401,8 +407,13 @@ class TWMPlanner(Agent):
         """Seed torch's sampler from the agent's generator: identical decisions for a fixed seed."""
         torch.manual_seed(int(self.ctx.rng.integers(2**31)) ^ zlib.crc32(tag.encode()))
 
-    def score(self, t: int, snap: Snapshot, p: F32, b: F32, samples: int) -> Scores:
+    def score(
+        self, t: int, snap: Snapshot, p: F32, b: F32, samples: int, rows: NDArray[np.intp] | None = None
+    ) -> Scores:
         """World-model scores of ``N`` plans' remaining steps ``p (N, H, C, S)``, ``b (N, H, L, S)``.
+
+        ``rows``: the plans are these rows of the whole library at step ``t`` (Phase 1), so a CDWM
+        conditioned on the FWM reuses the library's field summaries of the same step.
 
         The FWM's spatial risk is computed when it ranks (no CDWM, or ``risk_weight`` > 0): every
         plan's at every ``risk_steps``-th remaining step. Otherwise it is 0 here and the Phase-2
@@ -417,7 +428,7 @@ class TWMPlanner(Agent):
             risk = np.mean(scored, axis=0).astype(np.float32)
         next_kpi = np.zeros((n, 0), np.float32)
         if self.cdwm is not None:
-            r = self._rank(t, snap, p, b, samples)
+            r = self._rank(t, snap, p, b, samples, rows)
             utility, disagreement, p_violation = r.utility, r.disagreement, r.p_violation
             next_kpi = r.imagined.draws[:, :, :, 0, :].mean(axis=(0, 2))
             score = utility - cfg.pessimism * disagreement - (cfg.risk_weight * risk if self.fwm else 0.0)
@@ -426,7 +437,9 @@ class TWMPlanner(Agent):
             p_violation = np.clip((risk - 0.5) * 4.0, 0.0, 1.0).astype(np.float32)
         return Scores(np.asarray(score, np.float32), utility, disagreement, p_violation, risk, next_kpi)
 
-    def _rank(self, t: int, snap: Snapshot, p: F32, b: F32, samples: int) -> Ranking:
+    def _rank(
+        self, t: int, snap: Snapshot, p: F32, b: F32, samples: int, rows: NDArray[np.intp] | None = None
+    ) -> Ranking:
         assert self.cdwm is not None
         obs = np.stack(self._obs[: t + 1])
         width = self.ctx.card.layout.action_size
@@ -436,6 +449,14 @@ class TWMPlanner(Agent):
         if self._fwm_features:  # the FWM conditions the CDWM (paper section X-B): past fields and the one seen now
             past = np.stack(self._fields[:t]) if t else np.zeros((0, self.cdwm.shape.fwm_dim), np.float32)
             field = {"fwm": self.fwm, "egw_state": snap.egw, "history_fwm": past}
+            if rows is not None:  # Phase 1: the library's summaries at this step, computed once
+                cached = self._library_fields
+                if cached is None or cached[0] is not snap or cached[1] != t:
+                    lib = self.ctx.card.library
+                    assert self.fwm is not None
+                    summaries = plan_summaries(self.fwm, self._scenario, snap.egw, t, lib.p[:, t:], lib.b[:, t:])
+                    cached = self._library_fields = (snap, t, summaries)
+                field["future_fwm"] = cached[2][rows]
         return self.cdwm.rank(
             self._scenario, obs, act, kpi, p, b, samples=samples, utility=self.utility, intervals=False, **field
         )
@@ -447,14 +468,14 @@ class TWMPlanner(Agent):
         start = time.perf_counter()
         self._seed_models("surrogate")
         every = np.arange(len(lib))
-        surrogate = self.score(0, snap, lib.p, lib.b, samples=1)
+        surrogate = self.score(0, snap, lib.p, lib.b, samples=1, rows=every)
         order = every[np.argsort(-surrogate.score, kind="stable")]
         short = order[: cfg.shortlist]
         survivors = short[self._safe[short]] if cfg.prescreen else short
         if survivors.size == 0:
             survivors = short  # nothing passes the prescreen: rank the shortlist rather than nothing
         self._seed_models("rank")
-        ranked = self.score(0, snap, lib.p[survivors], lib.b[survivors], samples=cfg.samples)
+        ranked = self.score(0, snap, lib.p[survivors], lib.b[survivors], samples=cfg.samples, rows=survivors)
         best_first = np.argsort(-ranked.score, kind="stable")
         next_kpi = ranked.next_kpi[best_first]
         survivors = survivors[best_first]
