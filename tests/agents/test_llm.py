@@ -210,6 +210,8 @@ def test_templates_gate_guardrail_and_trace(tmp_path: Any) -> None:
     assert not worse.accept and "refused" in worse.explanation and worse.numbers["gain"] < 0
     noisy = do_no_harm((p, b), (p2, b2), lambda pp, bb: (float(pp[..., 1].mean()), 1.0))
     assert not noisy.accept and "uncertainty" in noisy.explanation
+    broken = do_no_harm((p, b), (p2, b2), lambda pp, bb: (float("nan") if pp is p2 else 0.0, 0.0))
+    assert not broken.accept and "not a finite utility" in broken.explanation
     for bad in ({"margin": -0.1}, {"margin": float("nan")}, {"k": float("inf")}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             do_no_harm((p, b), (p2, b2), predictor, **bad)
@@ -291,3 +293,30 @@ def test_inputs_that_crashed_or_hung_the_parsers_are_answered_fast() -> None:
     assert long.spec is None and long.issues[0].field == "intent" and "characters" in long.issues[0].message
     refused = compile_with_backend("x" * (MAX_INTENT_CHARS + 1), SC, lambda p, s: "{}")
     assert refused.backend == "guard" and refused.spec is None and not refused.attempts
+
+
+@settings(max_examples=400, deadline=200)
+@given(
+    cur=st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True)),
+    new=st.tuples(st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=True, allow_infinity=True)),
+    margin=st.floats(0.0, 10.0),
+    k=st.floats(0.0, 10.0),
+)
+def test_the_gate_never_accepts_a_lower_predicted_utility(
+    cur: tuple[float, float], new: tuple[float, float], margin: float, k: float
+) -> None:
+    """Whatever the predictor says, an accepted proposal is predicted at least ``margin`` better and
+    no worse ``k`` standard deviations down; the verdict records the utilities it compared."""
+    import math
+
+    import numpy as np
+
+    from twm_agents.llm.interventions import do_no_harm
+
+    a, b = np.zeros((1, 1, 3), np.float32), np.ones((1, 1, 3), np.float32)
+    verdict = do_no_harm((a, a), (b, b), lambda p, _: cur if p is a else new, margin=margin, k=k)
+    if verdict.accept:
+        assert all(math.isfinite(v) for v in (*cur, *new)) and cur[1] >= 0 and new[1] >= 0
+        assert new[0] - cur[0] >= margin >= 0 and new[0] - k * new[1] >= cur[0]
+    assert verdict.numbers["current"] == cur[0] or math.isnan(cur[0])
+    assert verdict.numbers["proposed"] == new[0] or math.isnan(new[0])

@@ -107,17 +107,28 @@ class Verdict:
 def do_no_harm(
     current: tuple[F32, F32], proposed: tuple[F32, F32], predictor: Predictor, margin: float = 0.0, k: float = 1.0
 ) -> Verdict:
-    """Accept ``proposed`` only if it is predicted better by ``margin`` and no worse pessimistically."""
+    """Accept ``proposed`` only if its predicted utility beats the current plan's by ``margin`` and
+    stays at least the current plan's when taken ``k`` standard deviations lower.
+
+    The rule, on the predictor's utilities ``U`` and standard deviations ``sd`` (the benchmark's
+    utility units; the planner's predictor is the CDWM's mean utility and the members' spread):
+    accept iff ``U_new - U_cur >= margin`` and ``U_new - k sd_new >= U_cur``. A prediction that is
+    not a finite utility with a finite, non-negative spread is refused. With ``margin >= 0`` an
+    accepted proposal never has a lower predicted utility (property-tested).
+    """
     for name, value in (("margin", margin), ("k", k)):
         if not (math.isfinite(value) and value >= 0.0):
             raise ValueError(f"{name}: must be finite and >= 0, got {value}")
-    cur_mean, cur_sd = predictor(*current)
-    new_mean, new_sd = predictor(*proposed)
+    cur_mean, cur_sd = (float(v) for v in predictor(*current))
+    new_mean, new_sd = (float(v) for v in predictor(*proposed))
     gain = new_mean - cur_mean
     pessimistic = new_mean - k * new_sd
-    accept = bool(gain >= margin and pessimistic >= cur_mean)
     numbers = {"current": cur_mean, "current_sd": cur_sd, "proposed": new_mean, "proposed_sd": new_sd, "gain": gain}
-    if accept:
+    valid = all(math.isfinite(v) for v in numbers.values()) and cur_sd >= 0.0 and new_sd >= 0.0
+    accept = bool(valid and gain >= margin and pessimistic >= cur_mean)
+    if not valid:
+        text = "refused: the prediction is not a finite utility with a finite, non-negative spread"
+    elif accept:
         text = f"applied: predicted utility {new_mean:.3f} (sd {new_sd:.3f}) vs {cur_mean:.3f} now, gain {gain:+.3f}"
     elif gain < margin:
         text = f"refused: predicted utility {new_mean:.3f} is not {margin:.3f} above the current plan's {cur_mean:.3f}"

@@ -610,12 +610,14 @@ class TWMPlanner(Agent):
         # The guardrail blocks a move that raises the violation risk past the threshold; once the
         # current plan is itself past it (a violation already certain), it blocks only moves that raise it.
         guard = guardrail(float(scored.p_violation[best]), max(cfg.guardrail, float(scored.p_violation[0])))
-        # The gate reads the numbers the proposals were ranked by: one predictor for both plans.
+        # The gate compares predicted utilities (the CDWM's mean and the members' spread; the FWM's
+        # negated risk without a CDWM), not the ranking scores: one predictor for both plans.
         index = {id(plan_p): 0, id(p_new): best}
+        gated = scored.utility if self.cdwm is not None else scored.score
 
         def predictor(p: F32, b: F32) -> tuple[float, float]:
             k = index[id(p)]
-            return float(scored.score[k]), float(scored.disagreement[k])
+            return float(gated[k]), float(scored.disagreement[k])
 
         gate = do_no_harm((plan_p, plan_b), (p_new, b_new), predictor, margin=cfg.margin + float(handicap[best]))
         verdict: Verdict = gate if guard.accept else guard
@@ -630,6 +632,7 @@ class TWMPlanner(Agent):
             "proposals": len(proposals) - 1,
             "current_p_violation": float(scored.p_violation[0]),
             "current_risk": risk,
+            "ranking_score": {"current": float(scored.score[0]), "proposed": float(scored.score[best])},
         }
         self._log("phase2-intervention", inputs, verdict, p_violation=float(scored.p_violation[best]))
 
