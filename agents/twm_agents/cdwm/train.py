@@ -112,44 +112,26 @@ def _train_split(ood: bool) -> tuple[str, ...]:
     return tuple(n for n in split_scenarios("train") if n.endswith("-ood") == ood)
 
 
+_SETS = CDWMConfig(
+    scenarios=_train_split(ood=False),
+    ood_scenarios=_train_split(ood=True),
+    encoding="sets",
+    train_episodes=1000,
+    cal_episodes=100,
+    test_episodes=20,
+    updates=2000,
+    threads=2,
+)
+"""The any-city recipe: every ID scenario of the ``train`` split, its OOD variants as the OOD test."""
+
 PRESETS: dict[str, CDWMConfig] = {
     "default": CDWMConfig(),
-    "sets": CDWMConfig(
-        scenarios=_train_split(ood=False),
-        ood_scenarios=_train_split(ood=True),
-        encoding="sets",
-        train_episodes=1000,
-        cal_episodes=100,
-        test_episodes=20,
-        updates=2000,
-        threads=2,
-    ),
-    "sets-csw": CDWMConfig(
-        scenarios=_train_split(ood=False),
-        ood_scenarios=_train_split(ood=True),
-        encoding="sets",
-        observations="csw",
-        train_episodes=1000,
-        cal_episodes=100,
-        test_episodes=20,
-        updates=2000,
-        threads=2,
-    ),
+    "sets": _SETS,
+    "sets-csw": dataclasses.replace(_SETS, observations="csw"),
     # The paper's coupling for any city: the controllable world observed, the exogenous world
     # reaching the CDWM only through the any-city FWM's field summaries.
-    "sets-fields": CDWMConfig(
-        scenarios=_train_split(ood=False),
-        ood_scenarios=_train_split(ood=True),
-        encoding="sets",
-        observations="csw",
-        fwm_features=True,
-        fwm_checkpoint="sets",
-        fwm_view="decision",
-        train_episodes=1000,
-        cal_episodes=100,
-        test_episodes=20,
-        updates=2000,
-        threads=2,
+    "sets-fields": dataclasses.replace(
+        _SETS, observations="csw", fwm_features=True, fwm_checkpoint="sets", fwm_view="decision"
     ),
     "tiny": CDWMConfig(
         train_episodes=64,
