@@ -148,23 +148,17 @@ def make_splits(config: FWMConfig) -> Splits:
     )
 
 
-def _statistics(parts: list[FieldDataset], any_city: bool) -> tuple[torch.Tensor, ...]:
-    """Normalization statistics pooled over datasets of any grid: per input channel (over samples and
-    pixels), per (cell, feature) target (per feature for any city) and the SINR map's."""
-    if len(parts) == 1:
-        x, y, m = (torch.from_numpy(a).double() for a in (parts[0].x, parts[0].y, parts[0].sinr))
-        y_dims = (0, 1) if any_city else (0,)
-        stats = (x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)), y.mean(dim=y_dims), y.std(dim=y_dims), m.mean(), m.std())
-    else:
-        xs = [torch.from_numpy(p.x).double().transpose(0, 1).flatten(1) for p in parts]  # (Cin, N*G*G)
-        ys = [torch.from_numpy(p.y).double().reshape(-1, p.y.shape[-1]) for p in parts]
-        maps = torch.cat([torch.from_numpy(p.sinr).double().ravel() for p in parts])
-        x_all, y_all = torch.cat(xs, dim=1), torch.cat(ys)
-        stats = (x_all.mean(dim=1), x_all.std(dim=1), y_all.mean(dim=0), y_all.std(dim=0), maps.mean(), maps.std())
-    out = tuple(t.float() for t in stats)
-    if any_city:  # per-feature targets as one row broadcast over the cells
-        out = (out[0], out[1], out[2].reshape(1, -1), out[3].reshape(1, -1), out[4], out[5])
-    return out
+def _statistics(parts: list[FieldDataset]) -> tuple[torch.Tensor, ...]:
+    """An any-city model's normalization, pooled over datasets of any grid and size: per input channel
+    (over samples and pixels), per target feature (over samples and cells; one row broadcast over the
+    cells) and the SINR map's."""
+    xs = [torch.from_numpy(p.x).double().transpose(0, 1).flatten(1) for p in parts]  # (Cin, N*G*G)
+    ys = [torch.from_numpy(p.y).double().reshape(-1, p.y.shape[-1]) for p in parts]
+    maps = torch.cat([torch.from_numpy(p.sinr).double().ravel() for p in parts])
+    x_all, y_all = torch.cat(xs, dim=1), torch.cat(ys)
+    stats = (x_all.mean(dim=1), x_all.std(dim=1), y_all.mean(dim=0), y_all.std(dim=0), maps.mean(), maps.std())
+    x_mean, x_std, y_mean, y_std, map_mean, map_std = (t.float() for t in stats)
+    return x_mean, x_std, y_mean[None], y_std[None], map_mean, map_std
 
 
 def fit_ensemble(
@@ -194,11 +188,11 @@ def fit_ensemble(
     model = FieldEnsemble(shape)
     if not any_city:
         model.set_cells(torch.from_numpy(geom.serve.copy()))
-    if len(parts) == 1 and not any_city:  # the one-city recipe, as it has always been computed
+    if any_city:
+        model.set_statistics(*_statistics(parts))
+    else:  # one city: one dataset
         x, y, sinr = (torch.from_numpy(a) for a in (parts[0].x, parts[0].y, parts[0].sinr))
         model.set_normalization(x, y, sinr)
-    else:
-        model.set_statistics(*_statistics(parts, any_city))
     model.to(device)
     groups = []  # per dataset: normalized spatial channels, cell configuration, targets, maps, pools
     for part in parts:
