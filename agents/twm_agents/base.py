@@ -23,6 +23,7 @@ from twm_gym.core.params import Scenario
 from twm_gym.core.state import Snapshot
 from twm_gym.core.twin import Twin
 from twm_gym.envs.layout import Layout, layout_for
+from twm_gym.intents import OperatorIntent
 from twm_gym.scenarios import load_scenario
 
 Observation = dict[str, NDArray[np.float32]]
@@ -38,6 +39,10 @@ class ScenarioCard:
 
     ``nominal`` is the in-distribution scenario the twin samples futures from; for an OOD scenario
     it is not the world the episode runs in (paper section X: the twin is built on ID data).
+    ``intent`` is the operator's intent for the episodes, in natural language (``None``: the
+    benchmark's default objective, :class:`twm_gym.core.kpi.Utility`); the episodes are scored by
+    what it means (:mod:`twm_gym.intents`), which the card does not reveal. ``waived`` names slices
+    whose SLA the operator waived in a typed field (never in the text).
     """
 
     name: str
@@ -45,13 +50,16 @@ class ScenarioCard:
     nominal: Scenario
     layout: Layout  # action packing and observation keys
     library: CandidateLibrary  # the 256 candidate policies of the nominal city
+    intent: str | None = None
+    waived: tuple[str, ...] = ()
 
     @property
     def horizon(self) -> int:
         return self.nominal.horizon
 
     @classmethod
-    def of(cls, scenario: Scenario) -> ScenarioCard:
+    def of(cls, scenario: Scenario, intent: OperatorIntent | None = None) -> ScenarioCard:
+        """The card of ``scenario``, played under ``intent`` when given (its text and waivers only)."""
         nominal = load_scenario(scenario.nominal) if scenario.nominal != scenario.name else scenario
         return cls(
             name=scenario.name,
@@ -59,6 +67,8 @@ class ScenarioCard:
             nominal=nominal,
             layout=layout_for(nominal),
             library=candidate_library(nominal),
+            intent=None if intent is None else intent.text,
+            waived=() if intent is None else intent.waived,
         )
 
 

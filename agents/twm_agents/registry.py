@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "twm": "twm_agents.twm:TWMPlanner",
     "fwm-only": "twm_agents.twm:FWMOnly",
     "cdwm-only": "twm_agents.twm:CDWMOnly",
+    "twm-no-llm": "twm_agents.twm:NoLLM",
     "twm-no-prescreen": "twm_agents.twm:NoPrescreen",
     "twm-no-phase2": "twm_agents.twm:NoPhase2",
     "twm-no-verify": "twm_agents.twm:NoVerify",

@@ -1,7 +1,7 @@
 """``twm-bench``: the project's command line. Thin: parsing and printing only.
 
 * ``list``: agents and scenarios;
-* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation|generalization``), records + report
+* ``run``: agents x scenarios x seeds (``--preset quick|paper|ablation|generalization|intents``), records + report
   into ``--out``;
 * ``report DIR``: the table and plots of a results directory;
 * ``twin``: the twin's KPI table of reference library policies;
@@ -41,12 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run agents x scenarios x seeds and write records and a report")
     run.add_argument(
         "--preset",
-        choices=["quick", "paper", "ablation", "generalization"],
+        choices=["quick", "paper", "ablation", "generalization", "intents"],
         default="quick",
         help="protocol (default quick)",
     )
     run.add_argument("--agents", nargs="+", help="agents by name or module:Class (default: the preset's)")
-    run.add_argument("--scenarios", nargs="+", help="scenario names (default: the four paper scenarios)")
+    run.add_argument(
+        "--scenarios",
+        nargs="+",
+        help="scenario names, or SCENARIO@INTENT_ID for an intent episode (default: the preset's)",
+    )
     run.add_argument("--seeds", type=int, help="seeds per scenario (default: the preset's)")
     run.add_argument("--budget", type=int, help="simulator calls per agent and scenario (default 12 per seed)")
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")

@@ -87,7 +87,7 @@ def _serve_agent(conn: Connection, agent_spec: str, scenario_name: str) -> None:
 
     torch.set_num_threads(1)
     from twm_agents.registry import make_agent
-    from twm_gym.scenarios import load_scenario
+    from twm_gym.intents import load_target
 
     def failure(exc: BaseException) -> tuple[str, str]:
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-4:]).rstrip()
@@ -95,7 +95,7 @@ def _serve_agent(conn: Connection, agent_spec: str, scenario_name: str) -> None:
 
     try:
         agent = make_agent(agent_spec)
-        card = ScenarioCard.of(load_scenario(scenario_name))
+        card = ScenarioCard.of(*load_target(scenario_name))
         conn.send(("ok", bool(agent.uses_true_seed)))
     except BaseException as exc:
         conn.send(failure(exc))

@@ -47,7 +47,7 @@ from twm_gym.core.params import Scenario
 from twm_gym.core.sim import Simulation
 from twm_gym.core.twin import Twin, simulate
 from twm_gym.envs.slicing import SlicingEnv
-from twm_gym.scenarios import load_scenario
+from twm_gym.intents import IntentUtility, OperatorIntent, load_target, share_bounds
 
 
 def evaluation_exo_seed(scenario: Scenario, seed: int, key: EvaluationKey = PUBLIC) -> int:
@@ -145,6 +145,7 @@ def run_episode(
     timeout_s: float | None = None,
     agent_name: str = "",
     key: EvaluationKey = PUBLIC,
+    intent: OperatorIntent | None = None,
 ) -> EpisodeResult:
     """Play evaluation episode ``seed`` of ``scenario`` with ``agent``; its twin calls are metered by ``twin``.
 
@@ -153,12 +154,14 @@ def run_episode(
     itself was interrupted), exceeds its twin budget (``BudgetExceededError``), answers with an
     action the env refuses (``InvalidAction``) or runs past ``timeout_s`` seconds of wall time
     (``EpisodeTimeout``). The error names the agent, the scenario, the seed and the step.
-    ``key`` maps ``seed`` to the episode's exogenous world.
+    ``key`` maps ``seed`` to the episode's exogenous world. Under an ``intent`` the agent's card
+    carries its text and the episode is scored by :class:`~twm_gym.intents.IntentUtility` of its
+    spec, on the shares the env applied (``kpis["bound_use"]``: the worst use of its share bounds).
     """
     env = SlicingEnv(scenario, action_mode="shares")  # agents answer with shares (twm_agents.base.Action)
     obs, _ = env.reset(options={"exo_seed": evaluation_exo_seed(scenario, seed, key)})
     context = EpisodeContext(
-        card=ScenarioCard.of(scenario),
+        card=ScenarioCard.of(scenario, intent),
         twin=twin,
         rng=rng,
         snapshot=lambda: env.simulation.snapshot(0),
@@ -168,6 +171,7 @@ def run_episode(
     calls0 = twin.calls_used
     info: dict[str, Any] = {}
     step = 0
+    applied: list[tuple[Any, Any]] = []  # the (p, b) the env applied at each step
     try:
         with time_limit(timeout_s):
             start = time.perf_counter()
@@ -184,6 +188,7 @@ def run_episode(
                     raise InvalidAction(str(exc)) from exc
                 done = terminated or truncated
                 step += 1
+                applied.append((obs["csw_prb_share"], obs["csw_bw_share"]))
             result.metrics = {k: float(v) for k, v in agent.metrics().items()}
     except BaseException as exc:
         where = f"agent {agent_name or type(agent).__name__}, scenario {scenario.name}, seed {seed}, step {step}"
@@ -191,9 +196,17 @@ def run_episode(
     result.sim_calls = twin.calls_used - calls0
     if result.error is None:
         result.kpis = dict(info["episode_kpis"])
-        u = utility or Utility()
         k = result.kpis
-        result.utility = float(u.of(k["scm"], k["delta_cost"], k["global_violation"], k["sla_excess"]))
+        if intent is None:
+            u = utility or Utility()
+            result.utility = float(u.of(k["scm"], k["delta_cost"], k["global_violation"], k["sla_excess"]))
+        else:
+            layout = env.layout
+            p = np.stack([a[0].reshape(layout.n_cells, -1) for a in applied])
+            b = np.stack([a[1].reshape(layout.n_links, -1) for a in applied])
+            use = float(share_bounds(intent.spec, scenario).use(p, b))
+            k["bound_use"] = use
+            result.utility = IntentUtility.of(intent.spec, scenario, intent.waived).of_record(k, use)
     return result
 
 
@@ -231,8 +244,8 @@ def run_unit(
     """
     if key.sealed and not strict:
         raise SpecError("a sealed run's agents must run strict: an agent in the harness's process can read the key")
-    scenario = load_scenario(scenario_name)
-    card = ScenarioCard.of(scenario)
+    scenario, intent = load_target(scenario_name)
+    card = ScenarioCard.of(scenario, intent)
     twin = Twin(card.nominal, budget=calls, seed_domain=AGENT_SEED_DOMAIN)
     records: list[Record] = []
     player: Agent | None = None  # None: it could not be built or prepared
@@ -271,10 +284,25 @@ def run_unit(
         else:
             if lib is not None:  # the oracle: every library policy on the true episode, in hindsight
                 truth = simulate(scenario, lib.p, lib.b, np.full(len(lib), evaluation_exo_seed(scenario, seed, key)))
-                player.choose(truth.utility)  # type: ignore[attr-defined]
+                hindsight = truth.utility
+                if intent is not None:
+                    use = share_bounds(intent.spec, scenario).use(lib.p, lib.b)
+                    k = truth.kpis
+                    score = IntentUtility.of(intent.spec, scenario, intent.waived)
+                    hindsight = score.of_columns(k.loss, k.d99_ms, k.delta_cost, use)
+                player.choose(hindsight)  # type: ignore[attr-defined]
             rng = key.agent_generator(agent_seed, scenario_name, seed)
             res = run_episode(
-                player, scenario, seed, twin, rng, episode, timeout_s=timeout_s, agent_name=agent_spec, key=key
+                player,
+                scenario,
+                seed,
+                twin,
+                rng,
+                episode,
+                timeout_s=timeout_s,
+                agent_name=agent_spec,
+                key=key,
+                intent=intent,
             )
             rec.kpis, rec.utility, rec.sim_calls, rec.decision_s, rec.error, rec.metrics = (
                 res.kpis,

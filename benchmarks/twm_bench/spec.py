@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from twm_agents.registry import UnknownAgentError, available, resolve
-from twm_gym.scenarios import load_scenario
+from twm_gym.intents import load_target
 
 PAPER_SCENARIOS = ("hotspot-id", "hotspot-ood", "wave-id", "wave-ood")
 CALLS_PER_HORIZON = 12
@@ -37,8 +37,12 @@ PAPER = (
     "oracle",
 )
 """The paper's comparison (section X-C, fig. 6-7), plus the FWM-conditioned TWM, random and the learned policies."""
+INTENTS = ("uniform", "proportional", "dt-fair", "llm", "twm", "twm-no-llm")
+"""The ``intents`` preset's agents: baselines that ignore intents, the intent-reading ``llm`` and
+``twm``, and ``twm`` without its LLM layer."""
 ABLATIONS = (
     "twm",
+    "twm-no-llm",
     "twm-no-prescreen",
     "twm-no-phase2",
     "twm-no-verify",
@@ -89,7 +93,7 @@ class RunSpec:
             except UnknownAgentError as exc:
                 raise SpecError(str(exc)) from exc
         for scenario in self.scenarios:
-            load_scenario(scenario)  # raises ScenarioError naming the valid ones
+            load_target(scenario)  # raises ScenarioError naming the valid ones (or ValueError, intents)
         if not self.seeds or min(self.seeds) < 0 or len(set(self.seeds)) != len(self.seeds):
             raise SpecError(f"seeds: need distinct non-negative integers, got {list(self.seeds)[:8]}")
         if self.budget is not None and self.budget < 0:
@@ -110,13 +114,17 @@ class RunSpec:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+PRESETS = ("ablation", "generalization", "intents", "paper", "quick")
+
+
 def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
     """``quick``: every available agent but the ablations, the four scenarios, 4 seeds;
     ``paper``: the planners and baselines of the paper's comparison (or ``agents``) on its protocol;
     ``ablation``: the TWM planner with one layer removed at a time, same protocol;
     ``generalization``: the classic baselines and the shipped learned policies on every test split
     (``twm_gym.scenarios.splits``: held-out seeds, families and cities, and the paper's four
-    scenarios), 8 held-out episodes each."""
+    scenarios), 8 held-out episodes each; ``intents``: every test phrasing of the shipped intents
+    (:mod:`twm_gym.intents.family`) on its scenarios, 4 episodes each, scored by the intent."""
     if name == "quick":
         ablation_only = set(ABLATIONS) - set(PAPER)
         every = tuple(a for a in available() if a not in ablation_only)
@@ -131,4 +139,8 @@ def preset(name: str, agents: tuple[str, ...] | None = None) -> RunSpec:
         scenarios = tuple(s for split in TEST_SPLITS for s in split_scenarios(split))
         seeds = tuple(range(TEST_SEEDS_FROM, TEST_SEEDS_FROM + 8))
         return RunSpec(agents=agents or GENERALIZATION, scenarios=scenarios, seeds=seeds, preset=name)
-    raise SpecError(f"unknown preset {name!r}; valid: ['ablation', 'generalization', 'paper', 'quick']")
+    if name == "intents":
+        from twm_gym.intents import intent_episodes
+
+        return RunSpec(agents=agents or INTENTS, scenarios=intent_episodes("test"), seeds=tuple(range(4)), preset=name)
+    raise SpecError(f"unknown preset {name!r}; valid: {list(PRESETS)}")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from twm_agents.llm.embedded import MAX_INTENT_CHARS, compile_intent
 from twm_agents.llm.intents import HELD_OUT, INTENTS, accuracy
 from twm_agents.llm.parse import ModelOutputError, compile_with_backend, parse_model_output
-from twm_agents.llm.spec import IntentSpec, Restriction, SLAConstraint, check, json_schema
+from twm_gym.intents.spec import IntentSpec, Restriction, SLAConstraint, check, json_schema
 from twm_gym.scenarios import load_scenario
 
 SC = load_scenario("hotspot-id")

@@ -30,8 +30,8 @@ from twm_agents.llm.backends import (
     make_backend,
 )
 from twm_agents.llm.decide import choose_template, model_prescreen
-from twm_agents.llm.spec import json_schema
 from twm_gym.core.candidates import candidate_library
+from twm_gym.intents.spec import json_schema
 from twm_gym.scenarios import load_scenario
 
 SC = load_scenario("hotspot-id")

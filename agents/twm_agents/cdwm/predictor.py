@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ from twm_agents.cdwm.utility import episode_from_steps
 from twm_agents.conformal import FeatureIntervals as KPIIntervals
 from twm_agents.conformal import ViolationCalibrator
 from twm_agents.fwm.predictor import FieldModel, resolve_device
-from twm_gym.core.kpi import Utility, step_cost
+from twm_gym.core.kpi import KPIs, Utility, step_cost
 from twm_gym.core.params import Scenario
 from twm_gym.core.state import EGWState
 from twm_gym.envs.layout import OBSERVATION_KEYS
@@ -172,7 +173,7 @@ class CDWMModel:
         b: F32,
         *,
         samples: int = 8,
-        utility: Utility | None = None,
+        utility: Callable[[KPIs], F32] | None = None,
         fwm: FieldModel | None = None,
         egw_state: EGWState | None = None,
         history_fwm: F32 | None = None,
@@ -191,8 +192,10 @@ class CDWMModel:
         exogenous state at the decision step, one rollout) and ``history_fwm (t, F)`` (the past
         steps' summaries); each candidate's future steps are summarized on the decision step's field
         (``future_fwm (N, H, F)`` passes those summaries when the caller has them).
-        ``intervals=False`` leaves the KPI intervals of ``Ranking.imagined`` uncomputed (the scores
-        do not use them; a planner ranking every step saves their time).
+        ``utility`` scores KPIs (``Utility()`` by default; an intent's
+        :class:`~twm_gym.intents.IntentUtility` too). ``intervals=False`` leaves the KPI intervals
+        of ``Ranking.imagined`` uncomputed (the scores do not use them; a planner ranking every
+        step saves their time).
         """
         t = history_act.shape[0]
         n, horizon = p.shape[0], p.shape[1]

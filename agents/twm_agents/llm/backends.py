@@ -34,6 +34,7 @@ from typing import Any
 
 from twm_agents.llm.embedded import compile_intent
 from twm_agents.llm.parse import Backend, Traced, compile_with_backend
+from twm_agents.llm.safety import spec_issues
 from twm_gym.core.params import Scenario
 
 BACKENDS: tuple[str, ...] = ("embedded", "openai", "vllm")
@@ -249,8 +250,12 @@ def make_backend(config: BackendConfig) -> Backend | None:
     return None
 
 
-def compile_with(intent: str, scenario: Scenario, config: BackendConfig | None = None) -> Traced:
-    """Compile ``intent`` with the configured backend (embedded by default), output validated.
+def compile_with(
+    intent: str, scenario: Scenario, config: BackendConfig | None = None, waived: tuple[str, ...] = ()
+) -> Traced:
+    """Compile ``intent`` with the configured backend (embedded by default), output validated, then
+    checked for its effect (:func:`~twm_agents.llm.safety.spec_issues`): a spec whose share bounds
+    starve a slice the operator did not waive (``waived``, a typed field) comes back refused.
 
     A model backend's answers go through :func:`~twm_agents.llm.parse.compile_with_backend`; the
     embedded backend's result is returned as a :class:`Traced` with no attempts.
@@ -259,5 +264,11 @@ def compile_with(intent: str, scenario: Scenario, config: BackendConfig | None =
     backend = make_backend(config)
     if backend is None:
         res = compile_intent(intent, scenario)
-        return Traced(spec=res.spec, issues=res.issues, backend=res.backend, rule_based=True, notes=res.notes)
-    return compile_with_backend(intent, scenario, backend, name=config.name, retries=config.retries)
+        out = Traced(spec=res.spec, issues=res.issues, backend=res.backend, rule_based=True, notes=res.notes)
+    else:
+        out = compile_with_backend(intent, scenario, backend, name=config.name, retries=config.retries)
+    if out.spec is not None:
+        unsafe = spec_issues(out.spec, scenario, waived)
+        if unsafe:
+            out.spec, out.issues = None, [*out.issues, *unsafe]
+    return out

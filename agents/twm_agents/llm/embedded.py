@@ -23,12 +23,13 @@ Whatever it cannot read becomes an issue with a clarifying question, never a gue
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from twm_agents.llm.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
 from twm_gym.core.params import Scenario
+from twm_gym.intents.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
 
 BACKEND = "embedded"
 NOTE = "compiled by the embedded rule-based backend (no language model)"
@@ -40,13 +41,24 @@ _SLICE_WORDS = {
 }
 _NUM = r"(\d+(?:\.\d+)?)"
 _CEILING = (
-    r"(?:below|under|at most|no more than|not more than|less than|lower than|within|<=|<|max(?:imum)?(?: of)?|"
+    r"(?:below|under|at most|no more than|not more than|less than|lower than|(?:no|not) higher than|within|<=|<|"
+    r"max(?:imum)?(?: of)?|"
     r"(?:must|should|may|to|will)?\s*(?:not|never|n't)\s+"
     r"(?:exceed|go (?:above|over)|rise above|be (?:above|over|more than))"
-    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above)"
+    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above|(?:sur)?pass(?:es)?)"
 )
-_FLOOR = r"(?:at least|minimum(?: of)?|min\.?|no less than|not less than|a floor of|reserve|guarantee|keep)"
-_CAP = r"(?:at most|cap(?:ped)?(?: \w+)? (?:at|to)|no more than|limit(?:ed)?(?: \w+)? to|maximum(?: of)?|max\.?)"
+_NEGATED = r"(?:never|not|n't)\b[^%\d;]{0,40}?"
+"""A negation and up to 40 other characters: "never has less than", "don't give broadband more than"."""
+_FLOOR = (
+    r"(?:at least|minimum(?: of)?|min\.?|no less than|not less than|(?:a )?floor of|reserve|guarantee|keep|"
+    rf"{_NEGATED}(?:less|lower) than)"
+)
+_CAP = (
+    r"(?:at most|cap(?:ped)?(?: \w+)? (?:at|to)|no more than|limit(?:ed)?(?: \w+)? to|maximum(?: of)?|max\.?|"
+    rf"{_NEGATED}(?:more|higher|above) than)"
+)
+_OR_MORE = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*or (?:more|above|higher)"
+_OR_LESS = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*or (?:less|below|lower)"
 
 
 @dataclass
@@ -77,16 +89,80 @@ def length_issues(text: str) -> list[Issue]:
     ]
 
 
-def compile_intent(text: str, scenario: Scenario) -> Compilation:
-    """Compile ``text`` for ``scenario`` with the rules above."""
+def normalize(text: str) -> str:
+    """``text`` in compatibility form (NFKC: full-width digits, ligatures, non-breaking spaces) with
+    invisible format characters (zero-width spaces and joiners, direction marks) removed."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+_ROLE_MARKER = re.compile(
+    r"(?:^|[\s\n])(?:system|assistant|developer|user)\s*:|<\|[a-z_]+\|>|\[/?inst\]|###\s*(?:system|instruction)"
+)
+_OVERRIDE = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\b[^.;]{0,40}?\b(?:instructions?|prompts?|rules|policy|policies)\b"
+    r"|\b(?:guardrails?|safety|sla|slas|constraints?|checks?)\s+(?:are\s+|is\s+)?(?:disabled|off|removed|waived|suspended)\b"
+)
+
+
+def guard_issues(text: str) -> list[Issue]:
+    """Refusals that hold whatever compiles the text (rules or a model), each for a class of input:
+    too long, letters outside the Latin alphabet (look-alikes such as a Cyrillic "С" in "URLLС"),
+    text addressed to a model rather than the network (role markers, instructions to ignore
+    instructions), and requests to waive the SLA (which only a typed field of the episode may do)."""
     too_long = length_issues(text)
     if too_long:
-        return Compilation(None, too_long)
-    t = " " + re.sub(r"\s+", " ", text.lower()).strip() + " "
-    issues = waiver_issues(t)
+        return too_long
+    t = normalize(text)
+    foreign = sorted({w for w in re.findall(r"\w+", t) if any(ch.isalpha() and not ch.isascii() for ch in w)})
+    if foreign:
+        return [
+            Issue(
+                field="intent",
+                message=f"words with letters outside the Latin alphabet: {', '.join(foreign[:5])} "
+                "(a look-alike letter can change what a word means)",
+                question="Can you restate the intent in plain Latin letters?",
+            )
+        ]
+    low = t.lower()
+    if _ROLE_MARKER.search(low) or _OVERRIDE.search(low):
+        return [
+            Issue(
+                field="intent",
+                message="the text addresses the compiler (a role marker or an instruction to ignore instructions "
+                "or checks), not the network",
+                question="What should the network achieve?",
+            )
+        ]
+    return waiver_issues(low)
+
+
+_NEGATED_ACTION = re.compile(
+    r"\b(?:do not|don't|dont|never|no longer|not|stop)\s+(?:\w+\s+){0,2}?"
+    r"(?:reserve|guarantee|cap|limit|protect|prioriti[sz]e|restrict|allocate|set|keep|give|favou?r)\b"
+)
+_COMPARISON = re.compile(r"more|less|fewer|above|below|over|under|exceed|higher|lower|pass|beyond|drop")
+
+
+def compile_intent(text: str, scenario: Scenario) -> Compilation:
+    """Compile ``text`` for ``scenario`` with the rules above."""
+    refused = guard_issues(text)
+    if refused:
+        return Compilation(None, refused)
+    t = " " + re.sub(r"\s+", " ", normalize(text).lower()).strip() + " "
+    issues: list[Issue] = []
     constraints: list[SLAConstraint] = []
     restrictions: list[Restriction] = []
     for clause in _clauses(t):
+        if _NEGATED_ACTION.search(clause) and not _COMPARISON.search(clause):
+            issues.append(
+                Issue(
+                    field="intent",
+                    message=f"a negated instruction ({clause.strip()!r}) says what not to do; no spec field holds that",
+                    question="What should be done instead (a floor, a cap or a ceiling)?",
+                )
+            )
+            continue
         try:
             found, restricted = _constraints(clause), _restrictions(clause)
         except ValidationError as exc:  # a number out of range (a 400-digit ceiling is inf): ask, never crash
@@ -105,6 +181,24 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
             )
         constraints += found
         restrictions += restricted
+        if not (found or restricted) and _unread(clause):
+            issues.append(
+                Issue(
+                    field="intent",
+                    message=f"part of the intent was not understood: {clause.strip()!r}",
+                    question="Can you restate it (a slice, a bound, a unit: 'URLLC latency below 10 ms')?",
+                )
+            )
+    issues += objective_issues(t)
+    negative = re.search(r"(?<![\w.])-\s*\d+(?:\.\d+)?", t)
+    if negative:
+        issues.append(
+            Issue(
+                field="intent",
+                message=f"a negative number ({negative.group(0).strip()}): ids, shares and ceilings are never negative",
+                question="Which value did you mean?",
+            )
+        )
     objective = _objective(t)
     window = _window(t)
     context = _context(t)
@@ -136,10 +230,11 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
 MAX_INTENT_CHARS = 2_000
 """The longest intent compiled: an operator's intent is a few sentences, and every rule then runs
 in well under 100 ms."""
-_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*\d+)*"
+_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*(?:(?:cell|link)s?\s*)?\d+)*"
 """Numbers joined by separators; each separator needs a number after it, so a list has one parse
 (the nested optional separators it replaces backtracked exponentially on a long run of digits)."""
 _ID_LIST_AND = r"\d+(?:\s*(?:,|and)\s*\d+)*"
+_ID_LIST_AND_WORDS = r"\d+(?:\s*(?:,|and|&)\s*(?:(?:cell|link)s?\s*)?\d+)*"
 
 _WAIVER = re.compile(
     r"(ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|remove)\s+(the\s+|all\s+|any\s+|every\s+)?"
@@ -160,9 +255,38 @@ def waiver_issues(text: str) -> list[Issue]:
     return []
 
 
+_WHERE_ONLY = re.compile(
+    r"(?:on|in|at|for|along|around)?\s*(?:the\s+)?"
+    rf"(?:(?:cells?|links?)\s*#?_?{_ID_LIST_AND_WORDS}|\w+ (?:zone|area|cells|sites))"
+)
+
+
+def _unread(clause: str) -> bool:
+    """Whether a clause that gave no ceiling or bound still says something: a slice, or a number that
+    no window, event or objective accounts for (nothing recognized is dropped silently)."""
+    if _slices(clause):
+        return True  # a slice named with no bound on it
+    if not re.search(r"\d", clause):
+        return False
+    explained = _window(clause) is not None or _context(clause) != Context() or _objective(clause) != Objective()
+    return not explained
+
+
 def _clauses(t: str) -> list[str]:
-    parts = re.split(r";|(?<!\d)\.|\.(?!\d)|,(?! ?\d)| while | but | whilst ", t)
-    return [" " + p.strip() + " " for p in parts if p.strip()]
+    """Clauses of ``t``; a clause that only says where ("on link 2", "in the hospital cells") is
+    joined to the next, which says what."""
+    parts = [p.strip() for p in re.split(r";|(?<!\d)\.|\.(?!\d)|,(?! ?\d)| while | but | whilst ", t) if p.strip()]
+    out: list[str] = []
+    carry = ""
+    for part in parts:
+        if _WHERE_ONLY.fullmatch(part):
+            carry += part + " "
+            continue
+        out.append(" " + carry + part + " ")
+        carry = ""
+    if carry:
+        out.append(" " + carry)
+    return out
 
 
 def _slices(clause: str) -> list[str]:
@@ -179,18 +303,24 @@ def _constraints(clause: str) -> list[SLAConstraint]:
     latency = re.search(r"latency|delay|p99|99th|response time", clause)
     loss = re.search(r"loss|drop|dropped|lost|packet loss", clause)
     slices = _slices(clause)
-    m_lat = re.search(rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b", clause)
-    if latency and m_lat:
-        value = float(m_lat.group(1))
-        ms = value * 1000.0 if m_lat.group(2).startswith("s") else value
-        for s in slices or ["urllc"]:
-            out.append(SLAConstraint(slice=s, metric="latency_p99", max=ms, unit="ms"))  # type: ignore[arg-type]
-    m_loss = re.search(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause)
-    if loss and m_loss and not (latency and m_lat and m_loss.start() == m_lat.start()):
-        value = float(m_loss.group(1))
-        pct = value if m_loss.group(2) else (value * 100.0 if value <= 1.0 else value)
-        for s in slices:
-            out.append(SLAConstraint(slice=s, metric="loss", max=pct, unit="%"))  # type: ignore[arg-type]
+    # Every bound in the clause is read (two different ceilings for one quantity are a contradiction
+    # that check() reports, not a choice of the first).
+    at_latency = set()
+    if latency:
+        for m in re.finditer(rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b", clause):
+            at_latency.add(m.start())
+            value = float(m.group(1))
+            ms = value * 1000.0 if m.group(2).startswith("s") else value
+            for s in slices or ["urllc"]:
+                out.append(SLAConstraint(slice=s, metric="latency_p99", max=ms, unit="ms"))  # type: ignore[arg-type]
+    if loss:
+        for m in re.finditer(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause):
+            if m.start() in at_latency:
+                continue
+            value = float(m.group(1))
+            pct = value if m.group(2) else (value * 100.0 if value <= 1.0 else value)
+            for s in slices:
+                out.append(SLAConstraint(slice=s, metric="loss", max=pct, unit="%"))  # type: ignore[arg-type]
     return out
 
 
@@ -208,9 +338,19 @@ def _scope(clause: str) -> tuple[str, tuple[str, ...]]:
         zones.append("corridor")
     if re.search(r"fwa (?:zone|area|district|sites?)", clause):
         zones.append("fwa")
+    # Any other named zone is kept by name, so that check() reports it if the city has none such.
+    for m in re.finditer(r"\bzone\s+(\d+)|\b(\w+)(?=\s+(?:zone|area|district)\b)", clause):
+        name = m.group(1) or m.group(2)
+        if name not in _NOT_A_NAME and name not in ("hospital", "corridor", "fwa", "commuter") and name not in zones:
+            zones.append(name)
     if zones:
         return "zone", tuple(zones)
     return "all", ()
+
+
+_NOT_A_NAME = frozenset(
+    "the this that each every any a whole same entire one its their of in on at to for and or is are".split()
+)
 
 
 def _share(value: str, unit: str | None) -> float:
@@ -219,7 +359,8 @@ def _share(value: str, unit: str | None) -> float:
 
 
 def _restrictions(clause: str) -> list[Restriction]:
-    if re.search(r"latency|delay|p99|loss|drop", clause):
+    unnamed = re.sub(rf"\b(?:{'|'.join(_SLICE_WORDS.values())})\b", " ", clause)  # "low-latency" names a slice
+    if re.search(r"latency|delay|p99|loss|drop", unnamed):
         return []  # an SLA clause, not a share restriction
     slices = _slices(clause)
     out = []
@@ -229,8 +370,8 @@ def _restrictions(clause: str) -> list[Restriction]:
         for s in slices:
             out.append(Restriction(scope=scope, ids=ids, slice=s, cap=0.0))  # type: ignore[arg-type]
         return out
-    floor = re.search(rf"{_FLOOR}\s*{_NUM}\s*(%|percent)?", clause)
-    cap = re.search(rf"{_CAP}\s*{_NUM}\s*(%|percent)?", clause)
+    floor = re.search(rf"{_FLOOR}\s*{_NUM}\s*(%|percent)?", clause) or re.search(_OR_MORE, clause)
+    cap = re.search(rf"{_CAP}\s*{_NUM}\s*(%|percent)?", clause) or re.search(_OR_LESS, clause)
     if not (floor or cap):
         return []
     if floor and cap and floor.start() == cap.start():
@@ -244,10 +385,28 @@ def _restrictions(clause: str) -> list[Restriction]:
 
 
 _NO_COST = re.compile(
-    r"ignore (?:the )?cost|regardless of (?:the )?cost|whatever it costs|cost (?:does not|doesn't) matter"
-    r"|(?:do not|don't) care about (?:the )?cost"
+    r"ignore (?:the )?costs?|regardless of (?:the )?costs?|whatever it costs|no matter (?:the |what it )?costs?"
+    r"|(?:do not|don't) care about (?:the )?costs?"
+    r"|costs? (?:is |are )?(?:no|not an?|of no) (?:concern|issue|object|importance|matter)"
+    r"|costs? (?:does not|doesn't|do not|don't) matter|costs? (?:is |are )?(?:irrelevant|unimportant)"
 )
-_SAVE = re.compile(r"(?:cut|save|saving|reduce|lower|minimi[sz]e|trim|cheap|cheaper|cost[- ]efficient|economi[sz]e)\w*")
+_SAVE = re.compile(
+    r"(?:cut|save|saving|reduce|lower|minimi[sz]e|trim|cheap|cheaper|cost[- ]efficient|economi[sz]e)\w*"
+    r"|spend(?:ing)? less|less spending"
+)
+
+
+def objective_issues(t: str) -> list[Issue]:
+    """An issue when ``t`` asks both to save cost and to disregard it."""
+    if _NO_COST.search(t) and _SAVE.search(_NO_COST.sub(" ", t)) and re.search(r"cost|cheap|spend|money|econom", t):
+        return [
+            Issue(
+                field="objective",
+                message="the intent asks both to save cost and to disregard cost",
+                question="Should cost count (cost priority) or not (compliance priority)?",
+            )
+        ]
+    return []
 
 
 def _objective(t: str) -> Objective:
@@ -271,13 +430,13 @@ def _window(t: str) -> Window | None:
 
 
 def _context(t: str) -> Context:
-    links = re.search(rf"links? ({_ID_LIST_AND})[^.;,]*?(?:maintenance|down|fail|out of service)", t)
+    links = re.search(rf"links? ({_ID_LIST_AND})(?!\d)[^.;,]*?(?:maintenance|down|fail|out of service)", t)
     links = links or re.search(rf"(?:maintenance|down|outage)[^.;,]*? links? ({_ID_LIST_AND})", t)
     if links:
         return Context(event="maintenance", links_down=tuple(dict.fromkeys(re.findall(r"\d+", links.group(1)))))
     if re.search(r"maintenance", t):
         return Context(event="maintenance")
-    if re.search(r"\bwave\b|rush hour|commute", t):
+    if re.search(r"\bwave\b|rush hour|commut\w* (?:peak|rush)", t):
         return Context(event="wave")
     if re.search(r"hotspot|surge|concert|crowd|stadium|emergency", t):
         return Context(event="hotspot")

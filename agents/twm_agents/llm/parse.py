@@ -2,9 +2,9 @@
 
 A model backend is any callable ``(prompt, schema) -> str`` (the vLLM and OpenAI-compatible
 backends build their requests around it). :func:`compile_with_backend` asks it for an
-:class:`~twm_agents.llm.spec.IntentSpec` as JSON, and accepts the answer only if it is one JSON
+:class:`~twm_gym.intents.spec.IntentSpec` as JSON, and accepts the answer only if it is one JSON
 object (fenced or bare), validates against the schema (types, ranges, no unknown fields) and
-passes :func:`~twm_agents.llm.spec.check` for the scenario. Otherwise it retries with the error
+passes :func:`~twm_gym.intents.spec.check` for the scenario. Otherwise it retries with the error
 appended to the prompt, at most ``retries`` times, then falls back to the embedded compiler.
 Intents that ask to waive the SLA are refused before any backend is called. Every attempt is
 recorded in the returned trace.
@@ -19,9 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twm_agents.llm.embedded import Compilation, compile_intent, length_issues, waiver_issues
-from twm_agents.llm.spec import IntentSpec, Issue, check, json_schema
+from twm_agents.llm.embedded import Compilation, compile_intent, guard_issues
 from twm_gym.core.params import Scenario
+from twm_gym.intents.spec import IntentSpec, Issue, check, json_schema
 
 Backend = Callable[[str, dict[str, Any]], str]
 MAX_OUTPUT_CHARS = 20_000
@@ -93,7 +93,7 @@ def compile_with_backend(
     """Compile with ``backend``, validating its output; retry at most ``retries`` times, then fall back."""
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    refused = length_issues(intent) or waiver_issues(intent)
+    refused = guard_issues(intent)
     if refused:
         return Traced(spec=None, issues=refused, backend="guard", rule_based=True, notes=["refused before any backend"])
     schema = json_schema()

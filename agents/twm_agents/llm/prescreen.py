@@ -42,28 +42,43 @@ class Prescreen:
     reasons: tuple[str, ...]  # (N,) "" for kept candidates
 
 
-def prescreen(scenario: Scenario, library: CandidateLibrary) -> Prescreen:
-    """Screen every candidate of ``library`` against ``scenario``'s nominal load."""
+def load_ratios(scenario: Scenario, p: F32, b: F32, demand: F32 | None = None) -> tuple[F32, F32, F32, F32]:
+    """How far plans ``p (N, T, C, S)``, ``b (N, T, L, S)`` load each slice past its SLA under ``demand``.
+
+    ``demand (T, C, S)`` Mbps defaults to the scenario's nominal load (base demand x the busy-hour
+    profile). Returns the fluid loss ``(N, S)`` (load beyond the allocated radio and link capacity,
+    pooled over the steps as the SLA pools it), its ratio to the loss ceilings ``(N, S)``, the URLLC
+    cell-steps loaded past ``URLLC_HEADROOM`` ``(N,)`` and their ratio to the 1 % budget ``(N,)``.
+    """
     comp = compile_scenario(scenario)
-    demand = comp.base_demand[None, :, :] * comp.profile[:, None, :]  # (T, C, S) Mbps
-    horizon = min(library.p.shape[1], demand.shape[0])
+    if demand is None:
+        demand = comp.base_demand[None, :, :] * comp.profile[:, None, :]  # (T, C, S) Mbps
+    horizon = min(p.shape[1], demand.shape[0])
     demand = demand[:horizon]
-    n = len(library)
+    n = p.shape[0]
     tau = np.asarray(scenario.sla.loss_ceiling, dtype=np.float32)
     # Fluid loss: what exceeds the allocated capacity is lost, pooled over the episode as the SLA is.
-    cap = library.p[:, :horizon] * comp.nominal_capacity[None, None, :, None]  # (N, T, C, S)
+    cap = p[:, :horizon] * comp.nominal_capacity[None, None, :, None]  # (N, T, C, S)
     excess = np.maximum(demand[None] - cap, 0.0).sum(axis=(1, 2))  # (N, S)
     link_load = np.einsum("cl,tcs->tls", comp.cell_link, demand)  # (T, L, S)
-    link_cap = library.b[:, :horizon] * comp.link_mbps[None, None, :, None]
+    link_cap = b[:, :horizon] * comp.link_mbps[None, None, :, None]
     excess += np.maximum(link_load[None] - link_cap, 0.0).sum(axis=(1, 2))
-    loss = excess / demand.sum(axis=(0, 1))[None]  # (N, S)
-    loss_ratio = loss / tau
+    loss = (excess / np.maximum(demand.sum(axis=(0, 1))[None], 1e-9)).astype(np.float32)  # (N, S)
     # URLLC latency: a cell-step loaded past the headroom queues for the whole step (all its
     # samples); with T*C cell-steps, more than 1 % of them loaded that way breaks the d99 ceiling.
     rho = demand[None, :, :, URLLC] / np.maximum(cap[..., URLLC], 1e-6)  # (N, T, C)
-    hot = (rho > URLLC_HEADROOM).reshape(n, -1).sum(axis=1)
+    hot = (rho > URLLC_HEADROOM).reshape(n, -1).sum(axis=1).astype(np.float32)
     budget = 0.01 * horizon * comp.n_cells
-    latency_ratio = hot / max(budget, 1e-9)
+    return loss, (loss / tau).astype(np.float32), hot, (hot / max(budget, 1e-9)).astype(np.float32)
+
+
+def prescreen(scenario: Scenario, library: CandidateLibrary) -> Prescreen:
+    """Screen every candidate of ``library`` against ``scenario``'s nominal load."""
+    comp = compile_scenario(scenario)
+    horizon = min(library.p.shape[1], comp.profile.shape[0])
+    n = len(library)
+    tau = np.asarray(scenario.sla.loss_ceiling, dtype=np.float32)
+    loss, loss_ratio, hot, latency_ratio = load_ratios(scenario, library.p, library.b)
     worst = np.maximum(loss_ratio.max(axis=1), latency_ratio).astype(np.float32)
     reasons = []
     for i in range(n):

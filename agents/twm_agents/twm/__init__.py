@@ -5,6 +5,7 @@
 | ``twm`` | the paper's planner: FWM + CDWM surrogates, prescreen, verify top 3, Phase 2 (with our hand-over and trim) |
 | ``fwm-only`` | no CDWM: candidates ranked by spatial risk alone |
 | ``cdwm-only`` | no FWM: RSSM ranking without spatial scoring |
+| ``twm-no-llm`` | the LLM layer off: the default objective whatever the episode's intent, no prescreen, no templates |
 | ``twm-no-prescreen`` | the LLM prescreen off |
 | ``twm-no-phase2`` | the plan chosen in Phase 1 runs unchanged |
 | ``twm-no-verify`` | no simulator calls: the best-ranked survivor is executed |
@@ -34,6 +35,14 @@ class CDWMOnly(TWMPlanner):
 
     name: ClassVar[str] = "cdwm-only"
     defaults: ClassVar[dict[str, Any]] = {"fwm": False}
+
+
+class NoLLM(TWMPlanner):
+    """TWM without its LLM layer: it ignores the episode's intent (default objective, no bounds),
+    prescreens nothing and proposes no template edits."""
+
+    name: ClassVar[str] = "twm-no-llm"
+    defaults: ClassVar[dict[str, Any]] = {"llm_layer": False}
 
 
 class NoPrescreen(TWMPlanner):
@@ -108,6 +117,7 @@ __all__ = [
     "FWMSets",
     "Fields",
     "NoHandover",
+    "NoLLM",
     "NoPhase2",
     "NoPrescreen",
     "NoTrim",

@@ -34,6 +34,14 @@ no longer be trusted, and the planner hands the rest of the episode to the close
 policy, which needs no model (the shipped PPO policy by default). In distribution it seldom fires
 (``docs/results.md``).
 
+**The intent** (paper sections V-VI). When the episode carries an operator intent
+(``card.intent``, ``docs/intents.md``), the LLM layer compiles it once per scenario and intent,
+and the safety check refuses a spec whose share bounds would starve a slice. The spec's objective
+and SLA ceilings become the utility the planner ranks, verifies and gates by
+(:class:`~twm_gym.intents.IntentUtility`), and its share bounds the admissible set: the library,
+every Phase-2 proposal and trim, and the hand-over policy's actions are moved into them before
+they are scored or played. An intent that does not compile leaves the default objective.
+
 Every decision (scores, verification, triggers, proposals, verdicts) goes to the audit trace
 when ``trace`` names a file. Phase timings are returned by :meth:`TWMPlanner.metrics` and land in
 the benchmark records. The single-world agents and the ablations are configurations of this
@@ -59,13 +67,15 @@ from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking
 from twm_agents.checkpoint_io import CheckpointError
 from twm_agents.fwm.predictor import FieldModel
 from twm_agents.fwm.scorer import FieldScorer
-from twm_agents.llm.backends import BackendConfig, make_backend
+from twm_agents.llm.backends import BackendConfig, compile_with, make_backend
 from twm_agents.llm.decide import choose_template, model_prescreen
 from twm_agents.llm.interventions import TEMPLATES, AuditTrace, Proposal, Verdict, apply, do_no_harm, guardrail
 from twm_agents.llm.prescreen import prescreen
-from twm_gym.core.kpi import Utility, step_cost, violation_certain
+from twm_gym.core.candidates import CandidateLibrary
+from twm_gym.core.kpi import KPIs, Utility, step_cost, violation_certain
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.state import Snapshot
+from twm_gym.intents import IntentUtility, ShareBounds, share_bounds
 
 F32 = NDArray[np.float32]
 
@@ -78,6 +88,13 @@ class PlannerConfig:
         fwm: score with the Field World Model (spatial risk).
         cdwm: score with the Control/Dynamics World Model (utility rollouts).
         prescreen: drop structurally unsafe candidates before ranking.
+        llm_layer: the LLM layer (paper sections V-VI): compile the episode's intent
+            (``card.intent``) into the objective and SLA ceilings the planner ranks, verifies and
+            gates by (:class:`~twm_gym.intents.IntentUtility`) and the admissible set every plan is
+            moved into (:meth:`~twm_gym.intents.ShareBounds.project`: the library, Phase-2 proposals
+            and hand-over actions), after the effect-based safety check
+            (:mod:`twm_agents.llm.safety`); prescreen the library; propose template edits in Phase 2.
+            ``False``: the default objective, no prescreen, no templates.
         phase2: monitor every step and apply gated interventions.
         shortlist: candidates kept by the surrogates (of 256).
         verify: candidates simulator-verified per horizon (0: none; the best ranked is executed).
@@ -145,6 +162,7 @@ class PlannerConfig:
     fwm: bool = True
     cdwm: bool = True
     prescreen: bool = True
+    llm_layer: bool = True
     phase2: bool = True
     shortlist: int = 128
     verify: int = 3
@@ -256,7 +274,8 @@ class TWMPlanner(Agent):
         if unknown:
             raise TypeError(f"{type(self).__name__}: unknown options {unknown}; valid: {sorted(valid)}")
         self.config = PlannerConfig(**{**self.defaults, **options})
-        self.utility = Utility(w_cost=self.config.cost_weight, w_violation=self.config.violation_weight)
+        self._default_utility = Utility(w_cost=self.config.cost_weight, w_violation=self.config.violation_weight)
+        self.utility: Utility | IntentUtility = self._default_utility
         self.cdwm = _dynamics_model(self.config.cdwm_checkpoint) if self.config.cdwm else None
         self._fwm_features = self.cdwm is not None and self.cdwm.shape.fwm_dim > 0
         fwm_ref = self.config.fwm_checkpoint
@@ -287,7 +306,9 @@ class TWMPlanner(Agent):
             self._scenario: Scenario = scenario
             self._scorer = FieldScorer(self.fwm, scenario) if self.fwm is not None else None
             lib = context.card.library
-            if self.llm is None:
+            if not self.config.llm_layer:
+                self._safe = np.ones(len(lib), bool)
+            elif self.llm is None:
                 self._safe = prescreen(scenario, lib).keep
             else:
                 decision = model_prescreen(scenario, lib, self.llm, name=self.llm_config.name)
@@ -298,7 +319,12 @@ class TWMPlanner(Agent):
                     "rejected_answers": decision.rejected,
                     "kept": int(decision.value.keep.sum()),
                 }
-            cost = _policy_cost(scenario, lib.p, lib.b)
+            self._safe_default = self._safe
+            self._intent_key = None
+        self._read_intent(context)
+        if getattr(self, "_cheap_for", None) is not self._lib:
+            self._cheap_for = self._lib
+            cost = _policy_cost(scenario, self._lib.p, self._lib.b)
             self._cheap = np.argsort(cost, kind="stable")[: self.config.cheap_alternatives]
         self._obs: list[F32] = []
         self._acts: list[F32] = []
@@ -342,6 +368,12 @@ class TWMPlanner(Agent):
             assert self.handover is not None
             start = time.perf_counter()
             action = self.handover.act(observation)
+            if self._bounds is not None:  # the hand-over policy plays inside the admissible set too
+                layout = self.ctx.card.layout
+                hp, hb = layout.unpack(action)
+                step = min(self._t - 1, self.ctx.card.horizon - 1)
+                bp, bb = self._bounds.at(step).project(hp[None], hb[None])
+                action = layout.pack(bp[0], bb[0])
             self._timing["phase2_ms"].append(1e3 * (time.perf_counter() - start))
             self._acts.append(action)
             return action
@@ -379,7 +411,7 @@ class TWMPlanner(Agent):
         future = (cfg.lock_in_offered * (self.ctx.card.horizon - t) * self._peak_offered)[None]
         if not violation_certain(self._scenario, now.ledger, t, future.astype(np.float32))[0]:
             return
-        lib = self.ctx.card.library
+        lib = self._lib
         cheapest = int(np.argmin(_policy_cost(self._scenario, lib.p[:, t:], lib.b[:, t:])))
         p, b = self._plan[0].copy(), self._plan[1].copy()
         p[t:], b[t:] = lib.p[cheapest, t:], lib.b[cheapest, t:]
@@ -400,6 +432,48 @@ class TWMPlanner(Agent):
             self.handed_over_at = t
             inputs = {"step": t, **{f"{term}_ratio": float(r) for term, r in zip(DRIFT_TERMS, ratio, strict=True)}}
             self._log("phase2-handover", {**inputs, "to": cfg.handover, "trigger": cfg.handover_trigger})
+
+    # -- the intent ----------------------------------------------------------------------------
+
+    def _read_intent(self, context: EpisodeContext) -> None:
+        """Compile the episode's intent (once per scenario and intent): the utility the planner
+        ranks, verifies and gates by, and the admissible set (the library moved into its bounds)."""
+        card, scenario = context.card, context.card.nominal
+        text = card.intent if self.config.llm_layer else None
+        key = (scenario, text, card.waived)
+        if getattr(self, "_intent_key", None) == key:
+            return
+        self._intent_key = key
+        self.intent_issues: list[str] = []
+        self._bounds: ShareBounds | None = None
+        self._lib = card.library
+        self.utility = self._default_utility
+        self._safe = self._safe_default
+        if text is None:
+            return
+        compiled = compile_with(text, scenario, self.llm_config, waived=card.waived)
+        self.intent_issues = [f"{i.field}: {i.message}" for i in compiled.issues]
+        self._log("intent", {"text": text, "backend": compiled.backend, "issues": self.intent_issues})
+        if compiled.spec is None:
+            return  # refused or not understood: the default objective, as without an intent
+        spec = compiled.spec
+        self.utility = IntentUtility.of(spec, scenario, card.waived, w_violation=self.config.violation_weight)
+        if spec.restrictions:
+            bounds = share_bounds(spec, scenario)
+            self._bounds = bounds
+            p, b = bounds.project(card.library.p, card.library.b)
+            self._lib = CandidateLibrary(p=p, b=b, names=card.library.names)
+            self._safe = prescreen(scenario, self._lib).keep if self.config.prescreen else self._safe
+
+    def _admissible(self, p: F32, b: F32) -> tuple[F32, F32]:
+        """A plan (or plans) moved into the intent's share bounds (unchanged without bounds)."""
+        return (p, b) if self._bounds is None else self._bounds.project(p, b)
+
+    def _violated(self, kpis: KPIs) -> NDArray[np.bool_]:
+        """Rollouts that break an SLA ceiling of the utility the planner uses (the intent's, if any)."""
+        if isinstance(self.utility, IntentUtility):
+            return np.asarray(self.utility.sla_use(kpis.loss, kpis.d99_ms) > 1.0)
+        return np.asarray(kpis.global_violation)
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -452,7 +526,7 @@ class TWMPlanner(Agent):
             if rows is not None:  # Phase 1: the library's summaries at this step, computed once
                 cached = self._library_fields
                 if cached is None or cached[0] is not snap or cached[1] != t:
-                    lib = self.ctx.card.library
+                    lib = self._lib
                     assert self.fwm is not None
                     summaries = plan_summaries(self.fwm, self._scenario, snap.egw, t, lib.p[:, t:], lib.b[:, t:])
                     cached = self._library_fields = (snap, t, summaries)
@@ -464,7 +538,7 @@ class TWMPlanner(Agent):
     # -- Phase 1 ---------------------------------------------------------------------------------
 
     def _phase1(self, snap: Snapshot) -> None:
-        cfg, lib, twin = self.config, self.ctx.card.library, self.ctx.twin
+        cfg, lib, twin = self.config, self._lib, self.ctx.twin
         start = time.perf_counter()
         self._seed_models("surrogate")
         every = np.arange(len(lib))
@@ -510,7 +584,7 @@ class TWMPlanner(Agent):
             if self.cdwm is not None and cfg.model_weight > 0:
                 predicted = ranked.utility[best_first][:k]
                 u = (cfg.verify_seeds * u + cfg.model_weight * predicted) / (cfg.verify_seeds + cfg.model_weight)
-            viol = out.kpis.global_violation.reshape(k, cfg.verify_seeds).mean(axis=1)
+            viol = self._violated(out.kpis).reshape(k, cfg.verify_seeds).mean(axis=1)
             passing = viol <= cfg.guardrail
             verdicts = [guardrail(float(v), cfg.guardrail) for v in viol]
             choice = int(picks[np.argmax(np.where(passing, u, -np.inf))]) if passing.any() else None
@@ -553,7 +627,7 @@ class TWMPlanner(Agent):
                 p, b = plan_p.copy(), plan_b.copy()
                 p[..., k] *= np.float32(factor)
                 b[..., k] *= np.float32(factor)
-                variants.append((f"{slice_name}x{factor:g}", p, b))
+                variants.append((f"{slice_name}x{factor:g}", *self._admissible(p, b)))
         self._seed_models("trim-0")
         pp, bb = np.stack([v[1] for v in variants]), np.stack([v[2] for v in variants])
         scored = self.score(0, snap, pp, bb, cfg.samples)
@@ -577,12 +651,12 @@ class TWMPlanner(Agent):
     # -- Phase 2 ---------------------------------------------------------------------------------
 
     def _phase2(self, t: int, snap: Snapshot) -> None:
-        cfg, lib = self.config, self.ctx.card.library
+        cfg, lib = self.config, self._lib
         assert self._plan is not None
         plan_p, plan_b = self._plan
         proposals: list[tuple[str, F32, F32]] = [("current", plan_p, plan_b)]
         for proposal in self._templates(t):
-            p, b = apply(proposal, self._scenario, plan_p, plan_b)
+            p, b = self._admissible(*apply(proposal, self._scenario, plan_p, plan_b))
             proposals.append((f"{proposal.template}@{proposal.amount:g}", p, b))
         offered = dict.fromkeys([*self._survivors[: cfg.alternatives].tolist(), *self._cheap.tolist()])
         for i in offered:
@@ -653,7 +727,9 @@ class TWMPlanner(Agent):
     def _templates(self, t: int) -> list[Proposal]:
         """The template edits the LLM layer proposes at step ``t``: the embedded backend offers
         every template at every amount (the gate chooses); a model backend picks one, at most once
-        per episode, when the executing plan is past the guardrail."""
+        per episode, when the executing plan is past the guardrail. None without the LLM layer."""
+        if not self.config.llm_layer:
+            return []
         if self.llm is None:
             return [Proposal(template, amount, t0=t) for template in TEMPLATES for amount in self.config.amounts]
         if self._asked_model or self._last_p_violation <= self.config.guardrail:

@@ -9,7 +9,7 @@ wrong for a scenario — cells that do not exist, a floor above a cap, floors su
 a constraint tighter than physics allows, a cap of 0 (every slice has an SLA) — and returns them
 as :class:`Issue` s, each with a clarifying question, never as a silent plan.
 
-``python -m twm_agents.llm.spec`` prints the JSON Schema.
+``python -m twm_gym.intents.spec`` prints the JSON Schema.
 """
 
 from __future__ import annotations
