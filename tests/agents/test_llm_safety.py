@@ -10,8 +10,9 @@ import pytest
 from twm_agents.llm.adversarial import CASES, audit
 from twm_agents.llm.agent import LLMAgent
 from twm_agents.llm.backends import compile_with
-from twm_agents.llm.embedded import compile_intent
-from twm_agents.llm.intents import _normalize, accuracy
+from twm_agents.llm.embedded import Compilation, compile_intent
+from twm_agents.llm.intents import accuracy, agreement, family
+from twm_agents.llm.parse import compile_with_backend, grounding_issues
 from twm_agents.llm.safety import spec_issues
 from twm_bench.runner import run_unit
 from twm_gym.intents import IntentSpec, intents
@@ -81,10 +82,8 @@ def test_nothing_recognized_is_dropped_silently() -> None:
 
 
 def test_the_embedded_compiler_on_the_intent_family() -> None:
-    train = [(i.text, _normalize(i.spec.model_dump(exclude_defaults=True))) for i in intents("train")]
-    test = [(i.text, _normalize(i.spec.model_dump(exclude_defaults=True))) for i in intents("test")]
-    assert accuracy(intents=train)["exact_match"] == 1.0  # the phrasings the rules were written on
-    assert accuracy(intents=test)["exact_match"] >= 0.85  # held out: measured 26 of 30
+    assert accuracy(intents=family("train"))["exact_match"] == 1.0  # the phrasings the rules were written on
+    assert accuracy(intents=family("test"))["exact_match"] >= 0.85  # held out: measured 26 of 30
 
 
 def test_llm_agent_never_plays_a_starving_plan() -> None:
@@ -123,3 +122,32 @@ def test_twm_plays_inside_the_intents_bounds_and_without_its_llm_layer_does_not(
     assert twm.kpis["bound_use"] <= 1.01 < blind.kpis["bound_use"]
     assert twm.utility is not None and blind.utility is not None and twm.utility > blind.utility
     assert np.isfinite(twm.utility)
+
+
+def test_model_output_must_be_grounded_in_the_intent() -> None:
+    """A model that adds a number, cell or slice the operator never wrote is rejected, then the rules run."""
+    text = "Reserve at least 20% URLLC in the hospital cells"
+    invented = '{"restrictions": [{"scope": "all", "slice": "urllc", "cap": 0.02}]}'
+    res = compile_with_backend(text, SC, lambda prompt, schema: invented, retries=1)
+    assert res.fell_back and all("not stated in the intent" in (a.error or "") for a in res.attempts)
+    assert res.spec is not None and res.spec.restrictions[0].floor == 0.2  # the rules' reading
+    faithful = '{"restrictions": [{"scope": "zone", "ids": ["hospital"], "slice": "urllc", "floor": 0.2}]}'
+    ok = compile_with_backend(text, SC, lambda prompt, schema: faithful)
+    assert not ok.fell_back and ok.backend == "model" and ok.spec == res.spec
+    for intent in intents():  # every authored spec is grounded in its own text
+        assert grounding_issues(intent.spec, intent.text) == [], intent.id
+
+
+def test_rules_vs_model_agreement_report() -> None:
+    def echo_rules(text: str, scenario: object) -> Compilation:  # a "model" that answers what the rules do
+        spec = compile_intent(text, SC).spec
+        answer = "{}" if spec is None else spec.model_dump_json(exclude_defaults=True)
+        return compile_with_backend(text, SC, lambda prompt, schema: answer, retries=0)
+
+    items = family("test")
+    report = agreement(echo_rules, intents=items)
+    assert report["intents"] == 30 and report["fell_back"] == 0
+    refused_by_rules = sum(compile_intent(t, SC).spec is None for t, _ in items)
+    # where the rules refuse, the echo's "{}" compiles to the default spec: exactly those differ
+    assert report["outcomes"]["rules_only_refuse"] == refused_by_rules
+    assert report["outcomes"]["same_spec"] == 30 - refused_by_rules and not report["outcomes"]["differ"]

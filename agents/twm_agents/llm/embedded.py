@@ -289,6 +289,11 @@ def _clauses(t: str) -> list[str]:
     return out
 
 
+def mentioned_slices(text: str) -> list[str]:
+    """The slices ``text`` names (by the rules' slice words), in order of first mention."""
+    return _slices(" " + text.lower() + " ")
+
+
 def _slices(clause: str) -> list[str]:
     found = []
     for name, words in _SLICE_WORDS.items():

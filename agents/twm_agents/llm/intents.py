@@ -6,7 +6,9 @@ not compile, ``{"issue": FIELD}`` with the field the first issue must name. The 
 paraphrases, units (ms, s, %, percent, fractions), zone, cell and link names, negation, windows,
 events, contradictions, impossible requests and injected instructions.
 
-``python -m twm_agents.llm.intents`` prints the embedded backend's exact-match and per-field accuracy.
+``python -m twm_agents.llm.intents [--backend openai|vllm] [--misses]`` prints a backend's exact-match
+and per-field accuracy on these sets and on the shipped intent family (train and test phrasings),
+and, for a model backend, its agreement with the embedded rules (:func:`agreement`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from twm_agents.llm.embedded import Compilation, compile_intent
 from twm_gym.core.params import Scenario
+from twm_gym.intents import intents as shipped_intents
 from twm_gym.scenarios import load_scenario
 
 
@@ -167,9 +170,84 @@ def accuracy(
     }
 
 
+def family(split: str) -> list[tuple[str, dict[str, Any]]]:
+    """The shipped intents' phrasings of ``split`` (:mod:`twm_gym.intents.family`) as ``(text, expected)``."""
+    return [(i.text, _normalize(i.spec.model_dump(exclude_defaults=True))) for i in shipped_intents(split)]
+
+
+def agreement(
+    model: Callable[[str, Scenario], Compilation],
+    rules: Callable[[str, Scenario], Compilation] = compile_intent,
+    scenario: Scenario | None = None,
+    intents: list[tuple[str, dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """How often ``model`` and ``rules`` compile each intent to the same result, per field, and where not.
+
+    Outcomes per intent: both give the same spec, both refuse, only one refuses, or both compile
+    different specs (the fields that differ are listed). A model that fell back to the rules is
+    counted apart (``fell_back``): its agreement says nothing about the model."""
+    sc = scenario or load_scenario("hotspot-id")
+    items = INTENTS if intents is None else intents
+    outcome = dict.fromkeys(("same_spec", "both_refuse", "model_only_refuses", "rules_only_refuse", "differ"), 0)
+    per_field, fell_back, differences = dict.fromkeys(FIELDS, 0), 0, []
+    for text, _ in items:
+        got_model, got_rules = model(text, sc), rules(text, sc)
+        fell_back += int(bool(getattr(got_model, "fell_back", False)))
+        a, b = _fields(got_model), _fields(got_rules)
+        if got_model.spec is None and got_rules.spec is None:
+            outcome["both_refuse"] += 1
+        elif got_model.spec is None:
+            outcome["model_only_refuses"] += 1
+        elif got_rules.spec is None:
+            outcome["rules_only_refuse"] += 1
+        elif a == b:
+            outcome["same_spec"] += 1
+        else:
+            outcome["differ"] += 1
+        for f in FIELDS:
+            per_field[f] += int(a.get(f) == b.get(f))
+        if a != b:
+            differences.append({"intent": text, "model": a, "rules": b})
+    n = len(items)
+    return {
+        "intents": n,
+        "agreement": (outcome["same_spec"] + outcome["both_refuse"]) / n,
+        "outcomes": outcome,
+        "per_field": {f: v / n for f, v in per_field.items()},
+        "fell_back": fell_back,
+        "differences": differences,
+    }
+
+
 if __name__ == "__main__":
-    for name, items in (("authoring set", INTENTS), ("held-out set", HELD_OUT)):
-        result = accuracy(intents=items)
+    import argparse
+
+    from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="embedded", help="the compiler to measure")
+    parser.add_argument("--misses", action="store_true", help="list every miss and difference")
+    args = parser.parse_args()
+    config = BackendConfig.from_env(name=args.backend)
+
+    def chosen(text: str, scenario: Scenario) -> Compilation:
+        return compile_with(text, scenario, config)
+
+    sets = {
+        "authoring set": INTENTS,
+        "held-out set": HELD_OUT,
+        "family train": family("train"),
+        "family test": family("test"),
+    }
+    for name, items in sets.items():
+        result = accuracy(chosen, intents=items)
         print(name, json.dumps({k: v for k, v in result.items() if k != "misses"}))
-        for miss in result["misses"]:
-            print("  miss:", json.dumps(miss))
+        if args.misses:
+            for miss in result["misses"]:
+                print("  miss:", json.dumps(miss))
+        if args.backend != "embedded":
+            agree = agreement(chosen, intents=items)
+            print("  rules vs model:", json.dumps({k: v for k, v in agree.items() if k != "differences"}))
+            if args.misses:
+                for d in agree["differences"]:
+                    print("  differs:", json.dumps(d))

@@ -4,7 +4,8 @@ A model backend is any callable ``(prompt, schema) -> str`` (the vLLM and OpenAI
 backends build their requests around it). :func:`compile_with_backend` asks it for an
 :class:`~twm_gym.intents.spec.IntentSpec` as JSON, and accepts the answer only if it is one JSON
 object (fenced or bare), validates against the schema (types, ranges, no unknown fields) and
-passes :func:`~twm_gym.intents.spec.check` for the scenario. Otherwise it retries with the error
+passes :func:`~twm_gym.intents.spec.check` for the scenario and the meaning check
+:func:`grounding_issues` (no number, id, zone or slice the intent does not state). Otherwise it retries with the error
 appended to the prompt, at most ``retries`` times, then falls back to the embedded compiler.
 Intents that ask to waive the SLA are refused before any backend is called. Every attempt is
 recorded in the returned trace.
@@ -13,13 +14,14 @@ recorded in the returned trace.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from twm_agents.llm.embedded import Compilation, compile_intent, guard_issues
+from twm_agents.llm.embedded import Compilation, compile_intent, guard_issues, mentioned_slices, normalize
 from twm_gym.core.params import Scenario
 from twm_gym.intents.spec import IntentSpec, Issue, check, json_schema
 
@@ -87,6 +89,53 @@ def prompt_for(intent: str) -> str:
     )
 
 
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,12}(?:\.\d{1,12})?)")
+
+
+def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
+    """What a model's ``spec`` holds that ``intent`` never states: a meaning check on model output.
+
+    Every number (a ceiling, a share, an id, a window step) must be one the text states, up to its
+    unit (a percentage as a fraction and back, seconds as milliseconds, "the next 6 steps" as step
+    5); every zone it names and every slice it bounds must be named in the text (by the
+    compiler's slice words). A model cannot add a 1 % cap, a cell or a slice the operator did not
+    write. The objective weights are not numbers of the text and are not checked here."""
+    text = normalize(intent).lower()
+    stated = {float(x) for x in _NUMBER.findall(text)}
+    forms = stated | {x / 100 for x in stated} | {x * 100 for x in stated} | {x * 1000 for x in stated}
+    forms |= {x - 1 for x in stated}
+    named = set(mentioned_slices(text))
+
+    def known(x: float) -> bool:
+        return any(abs(x - f) <= 1e-6 * max(1.0, abs(f)) for f in forms)
+
+    out = []
+    for i, c in enumerate(spec.constraints):
+        if not known(c.max):
+            out.append(f"constraints[{i}].max {c.max:g}")
+        if c.slice not in named and not (c.slice == "urllc" and c.metric == "latency_p99"):
+            out.append(f"constraints[{i}].slice {c.slice}")
+    for i, r in enumerate(spec.restrictions):
+        for bound in ("floor", "cap"):
+            value = getattr(r, bound)
+            if value is not None and not known(value) and not (value == 0.0 and re.search(r"\bzero\b", text)):
+                out.append(f"restrictions[{i}].{bound} {value:g}")
+        for x in r.ids:
+            if (r.scope in ("cell", "link") and not known(float(x))) or (r.scope == "zone" and x not in text):
+                out.append(f"restrictions[{i}].ids {x}")
+        if r.slice is not None and r.slice not in named:
+            out.append(f"restrictions[{i}].slice {r.slice}")
+    if spec.window is not None:
+        for end in ("start", "end"):
+            step = getattr(spec.window, end)
+            if step != 0 and not known(float(step)):
+                out.append(f"window.{end} {step}")
+    for x in spec.context.links_down:
+        if not known(float(x)):
+            out.append(f"context.links_down {x}")
+    return out
+
+
 def compile_with_backend(
     intent: str, scenario: Scenario, backend: Backend, name: str = "model", retries: int = 2
 ) -> Traced:
@@ -107,6 +156,9 @@ def compile_with_backend(
             continue
         try:
             spec = parse_model_output(raw)
+            ungrounded = grounding_issues(spec, intent)
+            if ungrounded:
+                raise ModelOutputError(f"not stated in the intent: {'; '.join(ungrounded)}")
             issues: list[Issue] = check(spec, scenario)
         except ModelOutputError as exc:
             attempts.append(Attempt(name, str(raw)[:2000], str(exc)))
