@@ -25,6 +25,7 @@ from twm_gym.core.compiled import compile_scenario
 from twm_gym.core.params import SLICES, Scenario
 from twm_gym.core.twin import simulate
 from twm_gym.intents import IntentSpec, share_bounds
+from twm_gym.intents.family import INTENT_SCENARIOS
 from twm_gym.scenarios import load_scenario
 
 CASES: list[tuple[str, str]] = [
@@ -115,7 +116,7 @@ def unsafe_in_effect(spec: IntentSpec, scenario: Scenario, seeds: int = 4) -> li
 
 def audit(compile_fn: Callable[[str, Scenario], Traced], scenario: Scenario | None = None) -> dict[str, Any]:
     """Refusal rate per class, the specs that came back, and those unsafe in effect."""
-    sc = scenario or load_scenario("hotspot-id")
+    sc = scenario or load_scenario(INTENT_SCENARIOS[0])  # the city the intents are written for
     per_class: dict[str, list[int]] = {}
     compiled, unsafe = [], []
     for cls, text in CASES:

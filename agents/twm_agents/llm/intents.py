@@ -20,6 +20,7 @@ from typing import Any
 from twm_agents.llm.embedded import Compilation, compile_intent
 from twm_gym.core.params import Scenario
 from twm_gym.intents import intents as shipped_intents
+from twm_gym.intents.family import INTENT_SCENARIOS
 from twm_gym.scenarios import load_scenario
 
 
@@ -149,7 +150,7 @@ def accuracy(
     intents: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Exact-match rate of the compiled specs and the per-field accuracy; lists the misses."""
-    sc = scenario or load_scenario("hotspot-id")
+    sc = scenario or load_scenario(INTENT_SCENARIOS[0])  # the city the intents are written for
     intents = INTENTS if intents is None else intents
     exact, per_field, misses = 0, dict.fromkeys(FIELDS, 0), []
     for text, expected in intents:
@@ -186,7 +187,7 @@ def agreement(
     Outcomes per intent: both give the same spec, both refuse, only one refuses, or both compile
     different specs (the fields that differ are listed). A model that fell back to the rules is
     counted apart (``fell_back``): its agreement says nothing about the model."""
-    sc = scenario or load_scenario("hotspot-id")
+    sc = scenario or load_scenario(INTENT_SCENARIOS[0])  # the city the intents are written for
     items = INTENTS if intents is None else intents
     outcome = dict.fromkeys(("same_spec", "both_refuse", "model_only_refuses", "rules_only_refuse", "differ"), 0)
     per_field, fell_back, differences = dict.fromkeys(FIELDS, 0), 0, []
