@@ -208,7 +208,9 @@ def generate(
     """Episodes for exogenous ``seeds`` under the logging policy over ``candidates`` (default: the logging mix).
 
     With ``fwm`` (a :class:`~twm_agents.fwm.predictor.FieldModel`) each step also records the FWM
-    summary of its action, on the field seen at the start of that step (``fwm_view="step"``), or
+    summary of its action, on the field seen at the start of that step (``fwm_view="step"``; the
+    exogenous state inferred from that step's observation, :mod:`twm_agents.fwm.observed`, as the
+    planner infers it), or
     as a planner deciding at a random step ``t0`` of the episode sees it (``"decision"``): steps
     before ``t0`` on their own fields, every later step on the field seen at the start of ``t0``
     (:func:`twm_agents.cdwm.fieldinfo.field_summary`; ``t0`` uniform over the horizon, one per episode).
@@ -242,8 +244,9 @@ def generate(
         cand = mix[rng.integers(len(mix), size=n)]
         cut = cuts.integers(horizon, size=n) if fwm is not None and fwm_view == "decision" else None
         sim = Simulation(sc, domain_seeds(chunk, CDWM_SEED_DOMAIN))
-        seen = sim.egw.copy() if cut is not None else None  # the field each episode's planner sees
-        obs = [flatten_obs(observer.observe(0, sim.csw, sim.egw, None, None))]
+        last = observer.observe(0, sim.csw, sim.egw, None, None)
+        obs = [flatten_obs(last)]
+        seen = None  # the exogenous state each episode's planner infers from its observations
         acts, kpis, logps, fields_ = [], [], [], []
         for t in range(horizon):
             base = layout.pack(lib.p[cand, t], lib.b[cand, t])  # (n, A)
@@ -256,15 +259,18 @@ def generate(
             p, b = layout.unpack(act)
             if fwm is not None:
                 from twm_agents.cdwm.fieldinfo import field_summary
+                from twm_agents.fwm.observed import observed_state
 
                 pp, bp = layout.project(act)
-                if cut is not None and seen is not None:
-                    seen = _where(t <= cut, sim.egw, seen)  # follows the world up to t0, then frozen
-                fields_.append(field_summary(fwm, sc, sim.egw if seen is None else seen, t, pp, bp))
+                now = observed_state(sc, last)
+                if cut is not None:  # follows the observations up to t0, then frozen
+                    seen = now if seen is None else _where(t <= cut, now, seen)
+                fields_.append(field_summary(fwm, sc, now if seen is None else seen, t, pp, bp))
             tr = sim.step(p, b)
             acts.append(act)
             kpis.append(step_kpi_vector(sc, observer, tr))
-            obs.append(flatten_obs(observer.observe(t + 1, tr.csw, tr.egw, tr.drivers, tr.result)))
+            last = observer.observe(t + 1, tr.csw, tr.egw, tr.drivers, tr.result)
+            obs.append(flatten_obs(last))
         obs_all, act_all = np.stack(obs, axis=1), np.stack(acts, axis=1).astype(np.float32)
         if encoding == "sets":
             enc = CityEncoding.of(sc)
