@@ -19,12 +19,12 @@ CALLS_PER_HORIZON = 12
 """The paper's budget: 12 simulator calls per 12-step horizon (384 over 32 horizons)."""
 
 CLASSIC = ("uniform", "proportional", "random", "dt-fair", "oracle")
-GENERALIZATION = (*CLASSIC, "ppo", "ippo", "cdwm-sets", "cdwm-csw", "twm-sets", "fwm-sets")
-"""The ``generalization`` preset's agents: the classic baselines, the shipped learned policies and
-the planners whose world model reads any city."""
+GENERALIZATION = (*CLASSIC, "ppo", "ippo", "twm", "cdwm-only", "fwm-only", "twm-no-fwm", "twm-no-llm")
+"""The ``generalization`` preset's agents: the classic baselines, the shipped learned policies, the
+TWM planner, its single-world agents and the ablations of a world-model layer."""
 PAPER = (
     "twm",
-    "twm-fields",
+    "twm-raw",
     "fwm-only",
     "cdwm-only",
     "llm",
@@ -36,16 +36,17 @@ PAPER = (
     "ippo",
     "oracle",
 )
-"""The paper's comparison (section X-C, fig. 6-7), plus the FWM-conditioned TWM, random and the learned policies."""
+"""The paper's comparison (section X-C, fig. 6-7), plus the paper-city planner, random and the learned policies."""
 INTENTS = ("uniform", "proportional", "dt-fair", "llm", "twm", "twm-no-llm")
 """The ``intents`` preset's agents: baselines that ignore intents, the intent-reading ``llm`` and
 ``twm``, and ``twm`` without its LLM layer."""
 ABLATIONS = (
     "twm",
+    "twm-no-fwm",
     "twm-no-llm",
-    "twm-no-prescreen",
-    "twm-no-phase2",
     "twm-no-verify",
+    "twm-no-phase2",
+    "twm-no-prescreen",
     "twm-no-handover",
     "twm-no-trim",
     "cdwm-only",

@@ -231,16 +231,19 @@ def test_violation_weight_is_the_penalty_the_planner_verifies_by(tmp_path: Path)
         TWMPlanner(violation_weight=-1.0)
 
 
-def test_the_shipped_cdwm_is_the_default_in_every_scenario_unless_named() -> None:
-    """With no ``cdwm_checkpoint`` the planner ranks with the shipped ``default`` CDWM whatever the
-    scenario (nothing keys on its name); a named checkpoint is used everywhere."""
-    wave, joint = planner_module._dynamics_model("wave"), planner_module._dynamics_model("")
-    assert wave is not joint and wave.meta["config"]["scenarios"] == ["wave-id"]
-    for spec, scenario in (("twm", "wave-id"), ("cdwm-only", "hotspot-ood")):
+def test_the_shipped_any_city_checkpoints_are_the_default_in_every_scenario_unless_named() -> None:
+    """With no ``cdwm_checkpoint`` the planner ranks with the any-city CDWM of its layers whatever the
+    scenario (nothing keys on its name): ``sets-fields`` with the FWM, ``sets-csw`` without; a named
+    checkpoint is used everywhere."""
+    layered, csw = planner_module._dynamics_model("sets-fields"), planner_module._dynamics_model("sets-csw")
+    wave = planner_module._dynamics_model("wave")
+    assert wave.meta["config"]["scenarios"] == ["wave-id"]
+    cases = (("twm", "wave-id", layered), ("twm-no-fwm", "hotspot-ood", csw), ("cdwm-only", "wave-id", csw))
+    for spec, scenario, expected in cases:
         agent = make_agent(spec)
         (record,) = run_unit(spec, scenario, [0], 12, 0, "h", agent=agent)
-        assert record.error is None and agent.cdwm is joint, (spec, scenario)
-    pinned = TWMPlanner(cdwm_checkpoint="wave")
+        assert record.error is None and agent.cdwm is expected, (spec, scenario)
+    pinned = TWMPlanner(cdwm_checkpoint="wave", fwm=False)
     (record,) = run_unit("twm", "hotspot-id", [0], 12, 0, "h", agent=pinned)
     assert record.error is None and pinned.cdwm is wave
 
@@ -294,12 +297,20 @@ def test_planner_plays_the_cheapest_plan_once_a_violation_is_certain(
         TWMPlanner(lock_in_offered=0.5)
 
 
-def test_twm_fields_ranks_with_the_shipped_fwm_conditioned_cdwm() -> None:
+def test_the_named_agents_wire_the_paper_layering_and_the_paper_city_variant() -> None:
+    """``twm``: the any-city FWM feeds a CDWM that observes the controllable world alone; ``twm-raw``:
+    the one-city checkpoints, its CDWM reading the raw exogenous observations."""
     from twm_agents.cdwm.predictor import CDWMModel
 
-    agent = make_agent("twm-fields")
-    assert isinstance(agent, TWMPlanner) and agent.cdwm is not None and agent.cdwm.shape.fwm_dim > 0
-    assert make_agent("twm").cdwm.shape.fwm_dim == 0  # type: ignore[attr-defined]
+    twm, raw = make_agent("twm"), make_agent("twm-raw")
+    assert isinstance(twm, TWMPlanner) and twm.cdwm is not None and twm.fwm is not None
+    assert twm.cdwm.shape.fwm_dim > 0 and twm.cdwm.shape.observations == "csw" and twm.fwm.shape.any_city
+    assert isinstance(raw, TWMPlanner) and raw.cdwm is not None and raw.fwm is not None
+    assert raw.cdwm.shape.fwm_dim == 0 and raw.cdwm.shape.observations == "all" and not raw.fwm.shape.any_city
+    for name, layers in (("cdwm-only", (False, True, False)), ("fwm-only", (True, False, False))):
+        agent = make_agent(name)
+        assert isinstance(agent, TWMPlanner)
+        assert (agent.fwm is not None, agent.cdwm is not None, agent.config.llm_layer) == layers, name
     with pytest.raises(ValueError, match=r"name: .*'default', 'fields'"):
         CDWMModel.default(name="nope")
 

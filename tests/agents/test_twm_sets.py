@@ -1,8 +1,9 @@
 """The paper's layering for any city: a CDWM that observes the controllable world alone and reads
-the exogenous world only through the any-city FWM's field summaries (``twm-sets``)."""
+the exogenous world only through the any-city FWM's field summaries (``twm``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,17 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from twm_agents.base import AGENT_SEED_DOMAIN, ScenarioCard
+from twm_agents.base import AGENT_SEED_DOMAIN, EpisodeContext, ScenarioCard
 from twm_agents.cdwm.encoding import CSW_WIDTH
 from twm_agents.cdwm.evaluate import start_states
 from twm_agents.cdwm.fieldinfo import FWM_SUMMARY
 from twm_agents.cdwm.predictor import CDWMModel
 from twm_agents.cdwm.train import CDWMConfig, train
 from twm_agents.fwm.predictor import FieldModel
-from twm_agents.registry import make_agent
-from twm_agents.twm import TWMPlanner
+from twm_agents.twm import FWMOnly, TWMPlanner
 from twm_bench.runner import _context, run_episode
 from twm_gym.core.candidates import candidate_library
+from twm_gym.core.state import EGWState
 from twm_gym.core.twin import Twin
 from twm_gym.scenarios import load_scenario
 
@@ -91,9 +92,41 @@ def test_the_coupled_planner_plays_an_unseen_city(coupled: tuple[CDWMModel, Path
     assert [r["decision"] for r in runs[0]] == [r["decision"] for r in runs[1]]
 
 
-def test_the_named_agents_wire_the_any_city_models() -> None:
-    agent = make_agent("twm-sets")
-    assert agent.cdwm is not None and agent.cdwm.shape.fwm_dim and agent.cdwm.shape.observations == "csw"
-    assert agent.fwm is not None and agent.fwm.shape.any_city
-    fwm_only = make_agent("fwm-sets")
-    assert fwm_only.cdwm is None and fwm_only.fwm is not None and fwm_only.fwm.shape.any_city
+class _Hidden(FWMOnly):
+    """FWM-only ranking without verification (its decisions read the FWM alone); ``hide`` replaces the
+    live snapshot's exogenous state by another episode's."""
+
+    def __init__(self, trace: Path, hide: EGWState | None = None) -> None:
+        super().__init__(verify=0, trace=str(trace))
+        self.hide = hide
+
+    def reset(self, context: EpisodeContext) -> None:
+        hide = self.hide
+        if hide is not None:
+            real = context.snapshot
+            context = dataclasses.replace(context, snapshot=lambda: dataclasses.replace(real(), egw=hide))
+        super().reset(context)
+
+
+def _fwm_scores(agent: _Hidden, live: str, nominal: str) -> list[object]:
+    """The FWM's scores of every decision of one episode, from the agent's trace."""
+    card = ScenarioCard.of(load_scenario(nominal))
+    twin = Twin(card.nominal, budget=12, seed_domain=AGENT_SEED_DOMAIN)
+    rng = np.random.default_rng(0)
+    agent.prepare(_context(card, twin, rng, episode=-1))
+    assert run_episode(agent, load_scenario(live), 3, twin, rng).error is None
+    rows = [json.loads(line) for line in Path(agent.config.trace).read_text().splitlines()]
+    return [r["inputs"].get("top_scores", r["inputs"].get("current_risk")) for r in rows if "phase" in r["decision"]]
+
+
+def test_the_fwm_reads_observations_not_the_hidden_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The planner hands its FWM the exogenous state inferred from the observation: another
+    hidden exogenous state in the snapshot changes no score, another inferred state does."""
+    from twm_agents.twm import planner as planner_module
+
+    live, nominal = "hotspot-ood", "hotspot-id"
+    other = start_states(load_scenario(live), [11], t0=5)[0].snapshot.egw  # another episode's world at step 5
+    seen = _fwm_scores(_Hidden(tmp_path / "a.jsonl"), live, nominal)
+    assert len(seen) >= 2 and seen == _fwm_scores(_Hidden(tmp_path / "b.jsonl", hide=other), live, nominal)
+    monkeypatch.setattr(planner_module, "observed_state", lambda scenario, observation: other)
+    assert seen != _fwm_scores(_Hidden(tmp_path / "c.jsonl"), live, nominal)

@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 
 from reverify_probe import ReverifyProbe
+from twm_agents.twm import TWMPlanner
 from twm_bench.records import Record
 from twm_bench.runner import run_unit
 
 
-def _one(agent: ReverifyProbe | None, scenario: str = "wave-ood") -> Record:
+def _one(agent: TWMPlanner | None, scenario: str = "wave-ood") -> Record:
     (record,) = run_unit("twm", scenario, [3], 12, 0, "h", agent=agent)
     assert record.error is None
     return record
 
 
 def test_probe__without_a_switch_it_is_the_planner_and_charges_nothing() -> None:
-    plain = _one(None)
-    held = _one(ReverifyProbe(at="every", probe_margin=math.inf))
+    plain = _one(TWMPlanner(handover=""))  # every step the planner's own: a probe at each of steps 1..11
+    held = _one(ReverifyProbe(at="every", probe_margin=math.inf, handover=""))
     assert held.metrics["probes"] == 11.0 and held.metrics["probe_switches"] == 0.0  # steps 1..11
     assert held.kpis == plain.kpis and held.sim_calls == plain.sim_calls == 12
 

@@ -1,5 +1,12 @@
 """The TWM planner (paper section X-B): world models rank, the twin verifies, the LLM layer guards.
 
+**What each model sees** (SPEC §9). The FWM reads the exogenous world as the agent observes it:
+every step the planner infers the exogenous state from the observation's ``egw_*`` keys
+(:func:`twm_agents.fwm.observed.observed_state`), never the environment's hidden state. The CDWM
+observes the controllable world (its observations, the actions, the KPIs) and, in the default
+``sets-fields`` checkpoint, the FWM's field summaries of every step it imagines: the exogenous world
+reaches it only through the FWM. The twin verifies from the live snapshot, as the paper's does.
+
 **Phase 1**, once per horizon (the episode's first step), from the live state:
 
 1. *surrogates* score the 256 library candidates: the CDWM's predicted episode utility (one
@@ -63,8 +70,9 @@ from numpy.typing import NDArray
 from twm_agents.base import Action, Agent, EpisodeContext, Observation
 from twm_agents.cdwm.data import KPI_NAMES, LATENCY_THRESHOLDS_MS, flatten_obs, live_step_kpi_vector
 from twm_agents.cdwm.fieldinfo import field_summary, plan_summaries
-from twm_agents.cdwm.predictor import DEFAULT_CHECKPOINT, CDWMModel, Ranking
+from twm_agents.cdwm.predictor import CDWMModel, Ranking
 from twm_agents.checkpoint_io import CheckpointError
+from twm_agents.fwm.observed import observed_state
 from twm_agents.fwm.predictor import FieldModel
 from twm_agents.fwm.scorer import FieldScorer
 from twm_agents.llm.backends import BackendConfig, compile_with, make_backend
@@ -72,9 +80,11 @@ from twm_agents.llm.decide import choose_template, model_prescreen
 from twm_agents.llm.interventions import TEMPLATES, AuditTrace, Proposal, Verdict, apply, do_no_harm, guardrail
 from twm_agents.llm.prescreen import prescreen
 from twm_gym.core.candidates import CandidateLibrary
+from twm_gym.core.compiled import compile_scenario
+from twm_gym.core.egw import initial_egw
 from twm_gym.core.kpi import KPIs, Utility, step_cost, violation_certain
 from twm_gym.core.params import SLICES, Scenario
-from twm_gym.core.state import Snapshot
+from twm_gym.core.state import EGWState, Snapshot
 from twm_gym.intents import IntentUtility, ShareBounds, share_bounds
 
 F32 = NDArray[np.float32]
@@ -150,13 +160,13 @@ class PlannerConfig:
             beats the plan's by ``trim_margin`` and its predicted violation probability is no
             higher.
         trim_margin: the score gain (utility units) a trim needs.
-        fwm_checkpoint / cdwm_checkpoint: checkpoint paths ('' for the shipped defaults) or the names
-            of shipped checkpoints (``twm_agents.fwm.predictor.SHIPPED_CHECKPOINTS``: 'sets' reads
-            any city; ``twm_agents.cdwm.predictor.SHIPPED_CHECKPOINTS``: 'fields' is the CDWM
-            conditioned on FWM field summaries, which needs ``fwm``). The
-            planner never picks a checkpoint by the scenario's name or family: '' is 'default' in
-            every scenario, but for a CDWM trained on FWM features, whose '' FWM is the one it was
-            trained with.
+        fwm_checkpoint / cdwm_checkpoint: checkpoint paths, or names of shipped checkpoints
+            (``twm_agents.fwm.predictor.SHIPPED_CHECKPOINTS``, ``twm_agents.cdwm.predictor.SHIPPED_CHECKPOINTS``).
+            '' is the paper's layering for any city: the CDWM ``sets-fields`` (it observes the
+            controllable world alone and reads the FWM's field summaries) with ``fwm``, else
+            ``sets-csw`` (the same without fields); the FWM the CDWM was trained with, else ``sets``.
+            Both are trained on the generated ``train`` split. The planner never picks a
+            checkpoint by the scenario's name or family.
     """
 
     fwm: bool = True
@@ -231,6 +241,13 @@ class PlannerConfig:
             raise ValueError(f"trim_margin: must be finite and >= 0, got {self.trim_margin}")
 
 
+LAYERED_CDWM = "sets-fields"
+"""The CDWM of the paper's layering: it observes the controllable world and reads the FWM's fields."""
+CSW_CDWM = "sets-csw"
+"""The CDWM without an FWM: it observes the controllable world alone."""
+ANY_CITY_FWM = "sets"
+"""The FWM that reads any city (trained on the generated ``train`` split)."""
+
 _MODELS: dict[tuple[str, str], Any] = {}
 
 
@@ -242,7 +259,7 @@ def _field_model(path: str) -> FieldModel:
 
 
 def _dynamics_model(path: str) -> CDWMModel:
-    key = ("cdwm", path or DEFAULT_CHECKPOINT)
+    key = ("cdwm", path)
     if key not in _MODELS:
         _MODELS[key] = CDWMModel.named(path, device="cpu")
     return _MODELS[key]  # type: ignore[no-any-return]
@@ -276,12 +293,13 @@ class TWMPlanner(Agent):
         self.config = PlannerConfig(**{**self.defaults, **options})
         self._default_utility = Utility(w_cost=self.config.cost_weight, w_violation=self.config.violation_weight)
         self.utility: Utility | IntentUtility = self._default_utility
-        self.cdwm = _dynamics_model(self.config.cdwm_checkpoint) if self.config.cdwm else None
+        cdwm_ref = self.config.cdwm_checkpoint or (LAYERED_CDWM if self.config.fwm else CSW_CDWM)
+        self.cdwm = _dynamics_model(cdwm_ref) if self.config.cdwm else None
         self._fwm_features = self.cdwm is not None and self.cdwm.shape.fwm_dim > 0
         fwm_ref = self.config.fwm_checkpoint
         if self._fwm_features and not fwm_ref and self.cdwm is not None:  # the FWM this CDWM was trained on
             fwm_ref = str(self.cdwm.meta.get("config", {}).get("fwm_checkpoint", ""))
-        self.fwm = _field_model(fwm_ref) if self.config.fwm else None
+        self.fwm = _field_model(fwm_ref or ANY_CITY_FWM) if self.config.fwm else None
         if self._fwm_features and self.fwm is None:
             raise ValueError(
                 "cdwm_checkpoint: this CDWM was trained with FWM features and needs the field model (fwm=True)"
@@ -332,6 +350,7 @@ class TWMPlanner(Agent):
         self._fields: list[F32] = []  # FWM summaries of the played actions (a CDWM with FWM features)
         self._library_fields: tuple[Snapshot, int, F32] | None = None  # Phase 1: (snapshot, step, (N, H, F))
         self._snap: Snapshot | None = None
+        self._egw: EGWState = initial_egw(compile_scenario(scenario), 1)  # the FWM's input: inferred from observations
         self._plan: tuple[F32, F32] | None = None
         self._survivors: NDArray[np.int64] = np.zeros(0, np.int64)
         self._timing = {"phase1_ms": [], "phase2_ms": [], "verify_ms": []}
@@ -364,6 +383,8 @@ class TWMPlanner(Agent):
             self._check_lock(t, self._snap, snap)
         self._snap = snap
         self._obs.append(flatten_obs(observation))
+        if self.fwm is not None:  # the FWM reads what the agent observes of the exogenous world
+            self._egw = observed_state(self._scenario, observation)
         if self.handed_over_at >= 0 and self.locked_at < 0:
             assert self.handover is not None
             start = time.perf_counter()
@@ -389,7 +410,7 @@ class TWMPlanner(Agent):
         self._acts.append(action)
         if self._fwm_features:
             assert self.fwm is not None
-            self._fields.append(field_summary(self.fwm, self._scenario, snap.egw, t, p[t][None], b[t][None])[0])
+            self._fields.append(field_summary(self.fwm, self._scenario, self._egw, t, p[t][None], b[t][None])[0])
         return action
 
     def metrics(self) -> dict[str, float]:
@@ -498,7 +519,7 @@ class TWMPlanner(Agent):
         utility, disagreement, p_violation, risk = zeros, zeros, zeros, zeros
         if self._scorer is not None and self._risk_ranks:
             steps = range(0, p.shape[1], cfg.risk_steps)
-            scored = [self._scorer.score(snap.egw, t + k, p[:, k], b[:, k]).risk for k in steps]
+            scored = [self._scorer.score(self._egw, t + k, p[:, k], b[:, k]).risk for k in steps]
             risk = np.mean(scored, axis=0).astype(np.float32)
         next_kpi = np.zeros((n, 0), np.float32)
         if self.cdwm is not None:
@@ -522,13 +543,13 @@ class TWMPlanner(Agent):
         field: dict[str, Any] = {}
         if self._fwm_features:  # the FWM conditions the CDWM (paper section X-B): past fields and the one seen now
             past = np.stack(self._fields[:t]) if t else np.zeros((0, self.cdwm.shape.fwm_dim), np.float32)
-            field = {"fwm": self.fwm, "egw_state": snap.egw, "history_fwm": past}
+            field = {"fwm": self.fwm, "egw_state": self._egw, "history_fwm": past}
             if rows is not None:  # Phase 1: the library's summaries at this step, computed once
                 cached = self._library_fields
                 if cached is None or cached[0] is not snap or cached[1] != t:
                     lib = self._lib
                     assert self.fwm is not None
-                    summaries = plan_summaries(self.fwm, self._scenario, snap.egw, t, lib.p[:, t:], lib.b[:, t:])
+                    summaries = plan_summaries(self.fwm, self._scenario, self._egw, t, lib.p[:, t:], lib.b[:, t:])
                     cached = self._library_fields = (snap, t, summaries)
                 field["future_fwm"] = cached[2][rows]
         return self.cdwm.rank(
@@ -722,7 +743,7 @@ class TWMPlanner(Agent):
             return float(scored.risk[0])
         if not (decides or self.trace is not None):
             return float("nan")  # not read: a CDWM trigger has already fired
-        return float(self._scorer.score(snap.egw, t, pp[:1, 0], bb[:1, 0]).risk[0])
+        return float(self._scorer.score(self._egw, t, pp[:1, 0], bb[:1, 0]).risk[0])
 
     def _templates(self, t: int) -> list[Proposal]:
         """The template edits the LLM layer proposes at step ``t``: the embedded backend offers
