@@ -1,7 +1,7 @@
 """Paired comparison of two agents, episode by episode: does a change help, and by how much?
 
     python benchmarks/studies/paired.py twm twm --b lock_in=false --seeds 100:164 [--workers 2]
-    python benchmarks/studies/paired.py twm twm-fields --seeds 164:228
+    python benchmarks/studies/paired.py twm twm-raw --seeds 164:228
     python benchmarks/studies/paired.py twm-no-trim twm --b trims=0.9,0.8,0.7 --seeds 100:228
 
 Both agents play every episode as the benchmark plays it (``twm_bench.runner.run_unit``: one unit
