@@ -58,9 +58,9 @@ def summarize(records: list[Record]) -> list[dict[str, str]]:
     return rows
 
 
-def write_csv(rows: list[dict[str, str]], path: str | Path) -> None:
+def write_csv(rows: list[dict[str, str]], path: str | Path, fields: tuple[str, ...] = FIELDS) -> None:
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
+        writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
 

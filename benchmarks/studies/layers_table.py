@@ -18,14 +18,13 @@ own: ``paper-preset``). Episodes an agent could not play (an error record) are l
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from generalization_table import split_of
+from generalization_table import read_csv, split_of, write_csv
 from twm_bench.records import Record
 from twm_bench.report import current_records
 
@@ -74,18 +73,6 @@ def summarize(runs: list[tuple[str, list[Record]]], reference: str = REFERENCE) 
     return rows
 
 
-def write_csv(rows: list[dict[str, str]], path: str | Path) -> None:
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def read_csv(path: str | Path) -> list[dict[str, str]]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def markdown(rows: list[dict[str, str]]) -> str:
     """Agents as rows, splits as columns: ``twm - X ± SE (gap closed by X)``."""
     by = {(r["agent"], r["split"]): r for r in rows}
@@ -128,7 +115,7 @@ def main() -> None:
         runs.append((str(preset or ""), records))
     rows = summarize(runs)
     if args.csv:
-        write_csv(rows, args.csv)
+        write_csv(rows, args.csv, FIELDS)
     print(markdown(rows))
 
 
