@@ -88,6 +88,13 @@ def test_budget__an_agent_past_its_budget_gets_the_error_recorded() -> None:
     assert res.kpis == {} and res.sim_calls == 0
 
 
+@pytest.mark.parametrize(("budget", "calls"), [(384, 384), (12, 12), (0, 0)])
+def test_dt_fair__searches_within_whatever_budget_it_has(budget: int, calls: int) -> None:
+    sc = load_scenario("tiny")
+    res = run_episode(make_agent("dt-fair"), sc, seed=0, twin=_twin(sc, budget=budget), rng=np.random.default_rng(0))
+    assert res.error is None and res.sim_calls == calls  # its search runs at its first reset here
+
+
 def test_registry__names_paths_errors_and_entry_point_plugins(tmp_path, monkeypatch) -> None:
     assert {"uniform", "proportional", "random"} <= set(available())
     assert resolve("twm_agents.baselines.simple:Uniform") is resolve("uniform")

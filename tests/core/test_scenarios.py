@@ -30,6 +30,19 @@ def test_registry__unknown_field_is_named_with_valid_choices() -> None:
         scenario_from_dict(data)
 
 
+def test_registry__a_missing_required_field_is_named_with_the_required_ones() -> None:
+    data = _read_registered("tiny")
+    del data["description"]
+    with pytest.raises(
+        ScenarioError, match=r"scenario: required field\(s\) \['description'\] missing; required: name, desc"
+    ):
+        scenario_from_dict(data)
+    data = _read_registered("tiny")
+    del data["city"]["cell_xy"]
+    with pytest.raises(ScenarioError, match=r"scenario\.city: required field\(s\) \['cell_xy'\] missing"):
+        scenario_from_dict(data)
+
+
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [

@@ -261,11 +261,16 @@ def _build(tp: Any, value: Any, where: str) -> Any:
         unknown = sorted(set(value) - set(names))
         if unknown:
             raise ScenarioError(f"{where}: unknown field {unknown[0]!r}; valid fields: {', '.join(names)}")
+        required = [
+            f.name
+            for f in dataclasses.fields(tp)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        missing = [name for name in required if name not in value]
+        if missing:
+            raise ScenarioError(f"{where}: required field(s) {missing} missing; required: {', '.join(required)}")
         kwargs = {k: _build(hints[k], v, f"{where}.{k}") for k, v in value.items()}
-        try:
-            return typing.cast(Any, tp)(**kwargs)
-        except TypeError as exc:  # a required field is missing
-            raise ScenarioError(f"{where}: {exc}") from None
+        return typing.cast(Any, tp)(**kwargs)
     if origin is tuple:
         args = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):

@@ -13,7 +13,9 @@ from twm_agents.base import Action, Agent, EpisodeContext, Observation
 class DTFair(Agent):
     """Budget-matched twin search (paper section X-C): ``n_candidates`` library policies, each rolled
     out on ``budget / n_candidates`` seeds of the nominal twin, once per scenario; the best by mean
-    utility is played in every episode. With the paper's budget of 384 calls: 24 x 16.
+    utility is played in every episode. With the paper's budget of 384 calls: 24 x 16. A budget
+    below ``n_candidates`` evaluates that many candidates (evenly spread) on one seed each; no budget
+    at all plays candidate 0, the uniform allocation.
 
     Args:
         n_candidates: library candidates evaluated (a fixed, evenly spread subset including uniform).
@@ -32,8 +34,12 @@ class DTFair(Agent):
         """Spend the whole scenario budget on one search (called once per scenario by the harness)."""
         lib, twin = context.card.library, context.twin
         budget = twin.remaining if twin.remaining is not None else self.n_candidates * 16
-        n_seeds = max(1, budget // self.n_candidates)
-        picks = np.unique(np.linspace(0, len(lib) - 1, self.n_candidates).round().astype(int))
+        n = min(self.n_candidates, budget)
+        if n < 1:
+            self.choice = 0
+            return
+        n_seeds = max(1, budget // n)
+        picks = np.unique(np.linspace(0, len(lib) - 1, n).round().astype(int))
         seeds = np.arange(n_seeds)
         out = twin.rollout(lib.p[picks].repeat(n_seeds, 0), lib.b[picks].repeat(n_seeds, 0), np.tile(seeds, len(picks)))
         means = out.utility.reshape(len(picks), n_seeds).mean(axis=1)
