@@ -9,7 +9,7 @@ scenarios, the held-out families, the held-out cities, the paper's four scenario
 mean SCM (%), the mean utility and the share of episodes violating any SLA (P_g) over the episodes
 the agent played, and how many failed (a policy trained for another city's shape cannot play it).
 ``--csv`` also writes the summary; ``--table`` prints the markdown table of a written summary
-(``docs/benchmark.md`` shows that of the shipped one).
+(``docs/reference/benchmark.md`` shows that of the shipped one).
 """
 
 from __future__ import annotations
@@ -23,15 +23,9 @@ import numpy as np
 
 from twm_bench.records import Record
 from twm_bench.report import current_records
-from twm_gym.scenarios.splits import TEST_SPLITS
+from twm_gym.scenarios.splits import TEST_SPLITS, evaluation_split
 
 FIELDS = ("agent", "split", "episodes", "failed", "scm_pct", "utility", "p_g")
-
-
-def split_of(scenario: str) -> str:
-    """The test split a scenario of the ``generalization`` preset belongs to."""
-    folder = scenario.partition("/")[0] if "/" in scenario else ""
-    return {"train": "test-seeds", "test-families": "test-families", "test-cities": "test-cities"}.get(folder, "paper")
 
 
 def summarize(records: list[Record]) -> list[dict[str, str]]:
@@ -41,7 +35,7 @@ def summarize(records: list[Record]) -> list[dict[str, str]]:
     for r in records:
         if r.agent not in agents:
             agents.append(r.agent)
-        cells[r.agent, split_of(r.scenario)].append(r)
+        cells[r.agent, evaluation_split(r.scenario)].append(r)
     rows = []
     for agent in agents:
         for split in TEST_SPLITS:

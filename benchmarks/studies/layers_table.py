@@ -6,7 +6,7 @@ paired episode by episode, per test split, from the records of runs already made
     python benchmarks/studies/layers_table.py results/generalization results/ablation --csv docs/data/layers.csv
     python benchmarks/studies/layers_table.py --table docs/data/layers.csv
 
-Per split (``generalization_table.split_of``: held-out seeds, families, cities, the paper's four) and
+Per split (``twm_gym.scenarios.splits.evaluation_split``: held-out seeds, families, cities, the paper's four) and
 per agent ``X`` played on the same episodes as ``twm`` (same scenario and seed: the harness gives
 every agent the same exogenous world and random numbers), the mean of ``U(twm) - U(X)`` with one
 standard error over the paired episodes, how many pairs, and the share of the uniform -> oracle
@@ -24,16 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from generalization_table import read_csv, split_of, write_csv
+from generalization_table import read_csv, write_csv
 from twm_bench.records import Record
 from twm_bench.report import current_records
+from twm_gym.scenarios.splits import evaluation_split
 
 FIELDS = ("agent", "split", "pairs", "diff", "se", "gap_closed")
 REFERENCE = "twm"
 
 
 def _split(record: Record, folder_preset: str) -> str:
-    return "paper-preset" if folder_preset in ("paper", "ablation") else split_of(record.scenario)
+    return "paper-preset" if folder_preset in ("paper", "ablation") else evaluation_split(record.scenario)
 
 
 def summarize(runs: list[tuple[str, list[Record]]], reference: str = REFERENCE) -> list[dict[str, str]]:

@@ -9,7 +9,10 @@
   default|tiny``, ``--set key=value``);
 * ``axis field|trajectory``: the field-accuracy axis of an FWM checkpoint, or the
   trajectory-accuracy axis (and ranking quality) of a CDWM checkpoint;
-* ``scenarios schema|check``: the JSON Schema of a scenario file; load files and say what is wrong.
+* ``leaderboard``: the three axes for the shipped and plug-in world models and agents, one table
+  and figures (``--preset quick|full``; ``--table FILE`` prints a written leaderboard);
+* ``scenarios schema|check|generate|list``: the JSON Schema of a scenario file; load files and say
+  what is wrong; draw a city; list a split.
 
 Exit codes: 0 success, 2 bad input (unknown agent, scenario or preset, malformed results).
 """
@@ -51,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         help="scenario names, or SCENARIO@INTENT_ID for an intent episode (default: the preset's)",
     )
-    run.add_argument("--seeds", type=int, help="seeds per scenario (default: the preset's)")
+    run.add_argument(
+        "--seeds", type=int, help="seeds per scenario, counted from the preset's first seed (default: the preset's)"
+    )
     run.add_argument("--budget", type=int, help="simulator calls per agent and scenario (default 12 per seed)")
     run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     run.add_argument("--backend", choices=["local", "ray"], default="local")
@@ -112,6 +117,21 @@ def _parser() -> argparse.ArgumentParser:
         choices=list(SPLIT_NAMES),
         help="also score every scenario of these scenario splits (e.g. test-cities); an any-city model's",
     )
+    board = sub.add_parser(
+        "leaderboard", help="the three TelecomWorldBench axes for world models and agents: one table and figures"
+    )
+    board.add_argument("--preset", choices=["quick", "full"], default="quick", help="protocol (default quick)")
+    board.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    board.add_argument("--fwm", nargs="+", default=[], help="plug-in FWMs: checkpoint path, module:attr or entry point")
+    board.add_argument(
+        "--cdwm", nargs="+", default=[], help="plug-in CDWMs: checkpoint path, module:attr or entry point"
+    )
+    board.add_argument("--agents", nargs="+", default=[], help="plug-in agents added to the presets' agents")
+    board.add_argument("--out", default="results/leaderboard", help="folder (default ./results/leaderboard)")
+    board.add_argument("--quiet", action="store_true", help="no progress lines")
+    board.add_argument(
+        "--table", metavar="FILE", help="print the markdown table of a written leaderboard.json; run nothing"
+    )
     scen = sub.add_parser("scenarios", help="the scenario format: its JSON Schema, and checking files against it")
     scen_sub = scen.add_subparsers(dest="scenarios_command", required=True)
     scen_sub.add_parser("schema", help="print the JSON Schema of a scenario file")
@@ -134,6 +154,22 @@ def _parser() -> argparse.ArgumentParser:
     lst = scen_sub.add_parser("list", help="the registered scenarios, or those of a split")
     lst.add_argument("--split", help="train, test-seeds, test-families, test-cities or paper")
     return parser
+
+
+def reference(width: int = 100) -> str:
+    """Markdown reference of the command line, from the parser itself: ``twm-bench --help`` and every
+    subcommand's help, ``width`` columns wide (not the terminal's, so the page is reproducible)."""
+
+    def walk(parser: argparse.ArgumentParser, name: str) -> list[str]:
+        parser.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=width)
+        text = ["", f"### `{name}`", "", "```text", parser.format_help().rstrip(), "```"]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    text += walk(sub, f"{name} {sub_name}")
+        return text
+
+    return "\n".join(walk(_parser(), "twm-bench")).strip()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "scenarios":
             return _scenarios(args)
+        if args.command == "leaderboard":
+            return _leaderboard(args)
         if args.command == "axis":
             if args.seeds < 1:
                 print("twm-bench: error: --seeds must be >= 1", file=sys.stderr)
@@ -236,6 +274,27 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _leaderboard(args: argparse.Namespace) -> int:
+    from twm_bench import leaderboard
+
+    if args.table:
+        try:
+            print(leaderboard.markdown(leaderboard.load(args.table)))
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"twm-bench: error: --table {args.table}: not a written leaderboard ({exc})", file=sys.stderr)
+            return 2
+        return 0
+    start = time.perf_counter()
+    board = leaderboard.run(
+        args.preset, args.out, args.workers, tuple(args.fwm), tuple(args.cdwm), tuple(args.agents), args.quiet
+    )
+    print(leaderboard.markdown(board))
+    out = Path(args.out)
+    written = f"{out / leaderboard.JSON_FILE}, {out / leaderboard.MD_FILE}, {out / leaderboard.FIGURE}.png/.svg"
+    print(f"\nin {time.perf_counter() - start:.1f} s; written: {written}")
+    return 0
+
+
 def _scenarios(args: argparse.Namespace) -> int:
     if args.scenarios_command == "schema":
         from twm_gym.scenarios.schema import scenario_schema
@@ -284,7 +343,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         if args.seeds < 1:
             raise SpecError(f"--seeds: must be >= 1, got {args.seeds}")
-        changes["seeds"] = tuple(range(args.seeds))
+        first = spec.seeds[0]  # a preset of held-out seeds keeps them held out
+        changes["seeds"] = tuple(range(first, first + args.seeds))
     if args.budget is not None:
         changes["budget"] = args.budget
     if args.sealed or args.key_file:

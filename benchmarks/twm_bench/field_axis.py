@@ -1,6 +1,6 @@
-"""The field-accuracy axis of TelecomWorldBench: an FWM checkpoint on fresh held-out ID and OOD data.
+"""The field-accuracy axis of TelecomWorldBench: an FWM on fresh held-out ID and OOD data.
 
-``twm-bench axis field [--checkpoint PATH|NAME] [--seeds N] [--splits SPLIT ...] [--out DIR]`` draws
+``twm-bench axis field [--checkpoint NAME|PATH|module:attr] [--seeds N] [--splits SPLIT ...] [--out DIR]`` draws
 ``N`` new rollouts per scenario from the FWM's held-out seed range (disjoint from training and
 calibration) for the scenarios the checkpoint was trained on (``id``) and its OOD scenarios, and
 for every scenario of each named scenario split (``twm_gym.scenarios.splits``: ``test-cities``,
@@ -26,13 +26,14 @@ AXIS_SEED0 = 5_000_000  # beyond every training split's seed range (agents/twm_a
 def run(
     checkpoint: str | Path | None, seeds: int = 60, out: str | Path = "results", splits: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    """Score a checkpoint (a path, a shipped name, or None: the shipped default) on its ID and OOD
+    """Score a model (a shipped name, a plug-in, a checkpoint path — :func:`twm_agents.world_models.load`
+    — or None: the shipped default) on its ID and OOD
     scenarios and on the scenario ``splits`` named; write and return the results."""
-    from twm_agents.fwm.predictor import FieldModel
+    from twm_agents import world_models
     from twm_gym.scenarios import load_scenario
     from twm_gym.scenarios.splits import split_scenarios
 
-    model = FieldModel.named(str(checkpoint or ""))
+    model = world_models.load("fwm", str(checkpoint or ""))
     if splits and not model.shape.any_city:
         raise ValueError(
             f"splits: checkpoint {checkpoint or 'default'!r} reads one city; only an any-city FWM reads {list(splits)}"
@@ -49,7 +50,7 @@ def run(
     result: dict[str, Any] = {"checkpoint": str(checkpoint or "default"), "seeds": seeds, "splits": {}}
     for split, names in groups.items():
         if names:
-            result["splits"][split] = {"scenarios": list(names), **_score(model, names, seeds)}
+            result["splits"][split] = {"scenarios": list(names), **score(model, names, seeds)}
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out_dir / JSON_FILE, result)
@@ -57,8 +58,9 @@ def run(
     return result
 
 
-def _score(model: Any, names: tuple[str, ...], seeds: int) -> dict[str, Any]:
-    """Metrics pooled over ``names``, each scenario generated and predicted in turn (one city in memory)."""
+def score(model: Any, names: tuple[str, ...], seeds: int) -> dict[str, Any]:
+    """Metrics of ``model`` pooled over the scenarios ``names``, ``seeds`` held-out rollouts each,
+    every scenario generated and predicted in turn (one city in memory)."""
     from twm_agents.fwm.data import generate
     from twm_agents.fwm.fields import field_geometry
     from twm_agents.fwm.metrics import field_metrics

@@ -420,7 +420,8 @@ def _pool_unit(job: tuple[tuple[Any, ...], str, float | None, bool]) -> tuple[tu
 
 def _ray_unit(unit: tuple[Any, ...], timeout_s: float | None) -> list[Record]:
     agent, scenario, seeds, calls, agent_seed, config, skip, _ = unit  # the public key (ray runs are open)
-    return run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, timeout_s=timeout_s)
+    with one_torch_thread():  # a task per CPU: one torch thread each, as the local workers
+        return run_unit(agent, scenario, seeds, calls, agent_seed, config, skip, timeout_s=timeout_s)
 
 
 def worker_init() -> None:

@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
-from generalization_table import markdown, read_csv, split_of, summarize
+from generalization_table import markdown, summarize
 from twm_bench.records import Record
 from twm_bench.spec import GENERALIZATION, preset
-from twm_gym.scenarios.splits import TEST_SEEDS_FROM, split_scenarios
+from twm_gym.scenarios.splits import TEST_SEEDS_FROM, split_scenarios, evaluation_split
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- generalization:begin -->", "<!-- generalization:end -->"
 
 
 def test_the_preset_plays_every_test_split_on_held_out_episodes_only() -> None:
@@ -16,7 +15,7 @@ def test_the_preset_plays_every_test_split_on_held_out_episodes_only() -> None:
     assert spec.agents == GENERALIZATION and min(spec.seeds) >= TEST_SEEDS_FROM
     expected = {s for split in ("test-seeds", "test-families", "test-cities", "paper") for s in split_scenarios(split)}
     assert set(spec.scenarios) == expected and len(spec.scenarios) == 62
-    assert {split_of(s) for s in spec.scenarios} == {"test-seeds", "test-families", "test-cities", "paper"}
+    assert {evaluation_split(s) for s in spec.scenarios} == {"test-seeds", "test-families", "test-cities", "paper"}
 
 
 def test_the_summary_counts_failures_apart_and_averages_the_rest() -> None:
@@ -37,12 +36,3 @@ def test_the_summary_counts_failures_apart_and_averages_the_rest() -> None:
     }
     assert by["paper"]["failed"] == "1" and by["paper"]["scm_pct"] == ""
     assert "— (1 failed)" in markdown(rows)
-
-
-def test_benchmark_docs__generalization_table_is_the_shipped_summary() -> None:
-    page = (ROOT / "docs" / "benchmark.md").read_text()
-    block = page[page.index(BEGIN) + len(BEGIN) : page.index(END)].strip()
-    expected = markdown(read_csv(ROOT / "docs" / "data" / "generalization.csv")).strip()
-    assert block == expected, (
-        "run: python benchmarks/studies/generalization_table.py --table docs/data/generalization.csv"
-    )

@@ -96,6 +96,13 @@ def split_scenarios(split: str) -> tuple[str, ...]:
     return tuple(sorted(f"{folder}/{p.name[:-5]}" for p in root.iterdir() if p.name.endswith(".json")))
 
 
+def evaluation_split(scenario: str) -> str:
+    """The test split (:data:`TEST_SPLITS`) an evaluation scenario belongs to: a training scenario's
+    held-out seeds are ``test-seeds``, any scenario outside the generated folders counts as ``paper``."""
+    folder = scenario.partition("/")[0] if "/" in scenario else ""
+    return {"train": "test-seeds", "test-families": "test-families", "test-cities": "test-cities"}.get(folder, "paper")
+
+
 def write_splits(root: str | Path) -> list[Path]:
     """Write every generated split's files under ``root/<split>/`` (the package's data folder by default)."""
     written = []

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scoringrules
-import torch
 from numpy.typing import NDArray
 from scipy.stats import spearmanr
 
@@ -46,12 +45,6 @@ def imagine_episodes(model: CDWMModel, data: Trajectories, samples: int) -> F32:
     return np.concatenate(out, axis=1)
 
 
-def _standardize(model: CDWMModel, kpi: NDArray[np.floating]) -> F32:
-    ens = model.ensemble
-    with torch.no_grad():
-        return ens.norm_kpi(torch.from_numpy(np.asarray(kpi, np.float32)).to(model.device)).cpu().numpy()
-
-
 def trajectory_metrics(model: CDWMModel, data: Trajectories, samples: int = 8) -> dict[str, float]:
     """The trajectory axis of ``model`` on ``data`` (see the module docstring)."""
     draws = imagine_episodes(model, data, samples)  # (M, E, S, T, K)
@@ -60,9 +53,9 @@ def trajectory_metrics(model: CDWMModel, data: Trajectories, samples: int = 8) -
     mean, sd = flat.mean(axis=-1), flat.std(axis=-1)
     lo, hi = model.intervals.interval(mean, sd, 0.9) if model.intervals is not None else (mean, mean)
     y = data.kpi
-    z_y, z_mean = _standardize(model, y), _standardize(model, mean)
-    z_lo, z_hi = _standardize(model, lo), _standardize(model, hi)
-    z_draws = _standardize(model, flat.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # (E, T, K, M*S)
+    z_y, z_mean = model.standardize(y), model.standardize(mean)
+    z_lo, z_hi = model.standardize(lo), model.standardize(hi)
+    z_draws = model.standardize(flat.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # (E, T, K, M*S)
     err = z_mean - z_y
     out: dict[str, float] = {
         "step_rmse": float(np.sqrt(np.mean(err**2))),
@@ -88,7 +81,7 @@ def trajectory_metrics(model: CDWMModel, data: Trajectories, samples: int = 8) -
     out["ece"] = _ece(p, outcome)
     out["violation_rate"] = float(outcome.mean())
     member_means = draws.mean(axis=2)  # (M, E, T, K)
-    z_members = _standardize(model, member_means)
+    z_members = model.standardize(member_means)
     disagreement = z_members.std(axis=0).ravel()
     out["disagreement_error_corr"] = float(spearmanr(disagreement, np.abs(err).ravel()).statistic)
     out["episodes"] = float(e)

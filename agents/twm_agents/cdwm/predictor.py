@@ -163,6 +163,13 @@ class CDWMModel:
             lo, hi = self.intervals.interval(mean, sd, confidence)
         return Imagined(draws=draws, mean=mean, lo=lo, hi=hi)
 
+    def standardize(self, kpi: NDArray[np.floating]) -> F32:
+        """KPIs ``(..., K)`` in the model's standardized units: the training normalization, symlog for
+        Mbit and ms (the trajectory axis compares KPIs of different scales in these units)."""
+        with torch.no_grad():
+            x = torch.from_numpy(np.asarray(kpi, np.float32)).to(self.device)
+            return self.ensemble.norm_kpi(x).cpu().numpy()  # type: ignore[no-any-return]
+
     def rank(
         self,
         scenario: Scenario,
