@@ -10,7 +10,7 @@ kind and over all episodes, (2) per test phrasing: whether the embedded compiler
 authored spec exactly, and the mean scores of ``A`` and ``B`` (``--pair``, default ``twm
 twm-no-llm``) with their paired difference, and (3) that paired difference over every episode.
 ``--csv`` writes (1) and ``--phrasings-csv`` (2); ``--table`` prints the markdown of a written (1)
-(``docs/intents.md`` shows that of the shipped one). Episodes of one (scenario, seed) share their
+(``docs/explanation/intents.md`` shows that of the shipped one). Episodes of one (scenario, seed) share their
 exogenous world across agents and intents.
 """
 

@@ -16,7 +16,7 @@ The alternatives are Phase 1's ranked survivors (``pool="survivors"``, the plann
 The snapshot carries what the nominal model gets wrong about an OOD shock once it has begun (its
 intensity and how long it still lasts), so the probe measures how much of the OOD gap a planner
 could close by re-verifying in-episode with far more calls than a reallocation of its 12 per
-horizon could buy (``docs/results.md``, "What is left"). What the snapshot does not carry (the OOD
+horizon could buy (``docs/explanation/findings.md``, "What is left"). What the snapshot does not carry (the OOD
 cross-traffic and failure rates) stays nominal, as in :class:`planner_bounds.ReplanBound`.
 """
 

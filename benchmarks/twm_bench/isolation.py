@@ -12,7 +12,7 @@ key (:mod:`twm_bench.keys`) stays with the harness.
 
 What strict mode does not change: the agent's code can still import ``twm_gym`` and simulate on
 its own, unmetered, and read the files its user can; under the public key, the episodes it plays
-can be replayed by anyone who knows their numbers (docs/benchmark.md).
+can be replayed by anyone who knows their numbers (docs/reference/benchmark.md).
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ def test_tiny_model_beats_persistence(tiny: tuple[CDWMModel, Path]) -> None:
 def test_imagination_is_action_conditioned() -> None:
     """Provisioning 70 % instead of 100 % of the uniform split loses more traffic, queues more and
     costs less (the twin's direction). Both are in the logging policy's support; far outside it
-    (e.g. every share at 0.05) the model extrapolates and is not trusted (docs/cdwm.md)."""
+    (e.g. every share at 0.05) the model extrapolates and is not trusted (docs/explanation/cdwm.md)."""
     sc = load_scenario("hotspot-id")
     model = CDWMModel.default()
     lib, layout = candidate_library(sc), layout_for(sc)

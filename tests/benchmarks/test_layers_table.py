@@ -2,13 +2,10 @@
 
 from pathlib import Path
 
-import pytest
-
-from layers_table import markdown, read_csv, summarize
+from layers_table import markdown, summarize
 from twm_bench.records import Record
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- layers:begin -->", "<!-- layers:end -->"
 
 
 def _rec(agent: str, scenario: str, seed: int, u: float | None, error: str | None = None) -> Record:
@@ -36,12 +33,3 @@ def test_pairs_are_same_episode_differences_and_failures_are_left_out() -> None:
     paper = summarize([("ablation", [_rec("twm", "hotspot-id", 0, 1.0), _rec("a", "hotspot-id", 0, 0.0)])])
     assert {r["split"] for r in paper} == {"paper-preset"}
     assert "+0.500 ± 0.000 (0%)" in markdown(list(rows.values()))
-
-
-def test_results_docs_layer_table_is_the_shipped_summary() -> None:
-    page = (ROOT / "docs" / "results.md").read_text()
-    if BEGIN not in page:
-        pytest.fail(f"docs/results.md has no {BEGIN} block")
-    block = page[page.index(BEGIN) + len(BEGIN) : page.index(END)].strip()
-    expected = markdown(read_csv(ROOT / "docs" / "data" / "layers.csv")).strip()
-    assert block == expected, "run: python benchmarks/studies/layers_table.py --table docs/data/layers.csv"

@@ -12,7 +12,7 @@ from twm_gym.scenarios.schema import scenario_schema
 from twm_gym.scenarios.splits import SPLITS
 
 jsonschema = pytest.importorskip("jsonschema")
-PUBLISHED = Path(__file__).parents[2] / "docs" / "scenario.schema.json"
+PUBLISHED = Path(__file__).parents[2] / "docs" / "reference" / "scenario.schema.json"
 
 
 @pytest.fixture(scope="module")

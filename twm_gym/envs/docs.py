@@ -1,4 +1,4 @@
-"""Generate ``docs/envs/*.md`` from the environment docstrings (the docstring is the page).
+"""Generate ``docs/reference/envs/*.md`` from the environment docstrings (the docstring is the page).
 
     python -m twm_gym.envs.docs [--check]
 
@@ -17,7 +17,7 @@ from twm_gym.envs.parallel import SlicingParallelEnv
 from twm_gym.envs.registration import SCENARIO_IDS
 from twm_gym.envs.slicing import SlicingEnv
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "envs"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "reference" / "envs"
 
 
 def pages() -> dict[str, str]:

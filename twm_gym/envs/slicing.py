@@ -40,7 +40,7 @@ class SlicingEnv(gym.Env[dict[str, Any], NDArray[Any]]):
     queueing sub-steps (4 s). The state is split into the controllable system world (queues,
     shares, routes: ``csw_*`` observations) and the exogenous world (demand, field, failures,
     shocks: ``egw_*``), which evolves independently of the action (paper eq. 1). The physics is
-    ``twm_gym.core``; ``docs/twin.md`` has every formula and default.
+    ``twm_gym.core``; ``docs/explanation/twin.md`` has every formula and default.
 
     ## Action space
 

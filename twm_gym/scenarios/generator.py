@@ -3,10 +3,10 @@
 :func:`generate_city` draws a city (cell sites, the three zone kinds, a transport network and its
 capacities) from a seed; :func:`generate_family` writes a shock family on it, in-distribution and
 out-of-distribution; :func:`generate` does both and returns scenario files as plain data, the same
-format as the hand-written ones (``docs/scenarios.md``). Everything is a pure function of its
+format as the hand-written ones (``docs/reference/scenario-format.md``). Everything is a pure function of its
 arguments: the same seed gives the same files on every machine.
 
-The distributions (``docs/scenarios.md#generated-cities``):
+The distributions (``docs/reference/scenario-format.md#generated-cities``):
 
 * **area**: a square of side ``2000 m * sqrt(cells / 10)`` (the paper city's density);
 * **layout** ``grid``: a jittered lattice; ``random``: uniform sites at least ``0.5 * spacing``

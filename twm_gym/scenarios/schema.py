@@ -3,7 +3,7 @@
 One definition serves both: :func:`scenario_schema` walks the same dataclasses (``core/params.py``)
 and ranges (:data:`~twm_gym.scenarios.registry.RANGES`) that ``scenario_from_dict`` checks a file
 against, and takes each field's description from its comment there. The published copy is
-``docs/scenario.schema.json`` (``twm-bench scenarios schema``); a test keeps it equal to this.
+``docs/reference/scenario.schema.json`` (``twm-bench scenarios schema``); a test keeps it equal to this.
 
 What the schema cannot say and the loader checks: cross-field rules (a cell inside the area, a link
 between known nodes, ``nominal`` of the same shape, a step inside the horizon). A file that

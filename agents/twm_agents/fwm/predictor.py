@@ -22,7 +22,7 @@ from twm_gym.core.params import Scenario
 F32 = NDArray[np.float32]
 
 DEFAULT_CHECKPOINT = "default"
-"""Name of the checkpoint shipped in ``agents/twm_agents/fwm/checkpoints`` (its recipe: ``docs/fwm.md``)."""
+"""Name of the checkpoint shipped in ``agents/twm_agents/fwm/checkpoints`` (its recipe: ``docs/explanation/fwm.md``)."""
 SHIPPED_CHECKPOINTS: dict[str, str] = {
     "default": "the paper's city: hotspot-id and wave-id (twm-bench train fwm)",
     "sets": "any city: the train split's generated cities and families (twm-bench train fwm --config sets)",

@@ -3,7 +3,7 @@ shared-parameter multi-agent PPO on the PettingZoo env, and the harness agents t
 
 ``twm-bench train ppo|sac|ippo`` trains (``agents/twm_agents/rl/train.py``, ``agents/twm_agents/rl/marl.py``);
 ``ppo`` / ``ippo`` are the shipped policies and ``sb3:PATH`` / ``ippo:PATH`` any other
-(``agents/twm_agents/rl/agent.py``). Recipes and measured scores: ``docs/rl.md``.
+(``agents/twm_agents/rl/agent.py``). Recipes and measured scores: ``docs/how-to/train-rl-agents.md``.
 """
 
 from twm_agents.rl.agent import PPOAgent, SB3Agent

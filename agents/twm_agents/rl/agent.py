@@ -25,7 +25,7 @@ from twm_agents.rl.spaces import flat_bounds, shares_of, unit_observation
 
 CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_PPO = CHECKPOINTS / "ppo"
-"""The shipped PPO policy (recipe in docs/rl.md)."""
+"""The shipped PPO policy (recipe in docs/how-to/train-rl-agents.md)."""
 
 
 class SB3Agent(Agent):

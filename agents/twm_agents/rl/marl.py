@@ -40,7 +40,7 @@ from twm_gym.envs.parallel import SlicingParallelEnv
 
 F32 = NDArray[np.float32]
 DEFAULT_IPPO = CHECKPOINTS / "ippo"
-"""The shipped shared-parameter multi-agent PPO policy (recipe in docs/rl.md)."""
+"""The shipped shared-parameter multi-agent PPO policy (recipe in docs/how-to/train-rl-agents.md)."""
 
 
 class AgentSlots:

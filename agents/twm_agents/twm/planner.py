@@ -39,10 +39,10 @@ observed / predicted of any of them passes ``handover_trigger``, the world model
 episode (an out-of-distribution shock); its rankings, and the do-no-harm gate that reads them, can
 no longer be trusted, and the planner hands the rest of the episode to the closed-loop ``handover``
 policy, which needs no model (the shipped PPO policy by default). In distribution it seldom fires
-(``docs/results.md``).
+(``docs/explanation/findings.md``).
 
 **The intent** (paper sections V-VI). When the episode carries an operator intent
-(``card.intent``, ``docs/intents.md``), the LLM layer compiles it once per scenario and intent,
+(``card.intent``, ``docs/explanation/intents.md``), the LLM layer compiles it once per scenario and intent,
 and the safety check refuses a spec whose share bounds would starve a slice. The spec's objective
 and SLA ceilings become the utility the planner ranks, verifies and gates by
 (:class:`~twm_gym.intents.IntentUtility`), and its share bounds the admissible set: the library,
@@ -121,7 +121,7 @@ class PlannerConfig:
         cost_weight: weight of the cost reduction in the utility the planner ranks, verifies and gates
             by (:class:`~twm_gym.core.kpi.Utility` with ``w_cost = cost_weight``; the benchmark scores
             every agent with 0.5). Higher trades compliance for savings: the operator's knob along the
-            cost-compliance front (docs/results.md).
+            cost-compliance front (docs/explanation/findings.md).
         violation_weight: weight of the violation indicator in that utility (the benchmark's 1). With
             0 the planner ranks, verifies and gates by ``SCM + cost_weight x dcost`` (SCM is already 0
             in a violating episode): the paper's compliance measure alone, as its SCM comparison
@@ -149,7 +149,7 @@ class PlannerConfig:
             (:func:`~twm_gym.core.kpi.violation_certain`), play the library's cheapest plan for the rest
             of the episode. Ours, not the paper's, and off by default: it pays only under a utility
             whose violation term is constant (``Utility(w_excess=0)``); the default utility charges
-            the deeper breach that shedding capacity causes (docs/planner.md).
+            the deeper breach that shedding capacity causes (docs/explanation/planner.md).
         lock_in_offered: the traffic still to be offered is bounded by this many times the largest
             per-step offered traffic seen so far, per slice and remaining step (the loss test).
         trims: factors (in (0, 1)) by which Phase 1 tries to scale one slice's radio and transport
