@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "docs" / "data"
-for _folder in ("studies",):  # the study scripts render their own tables
+for _folder in ("studies", "perf"):  # the study and perf scripts render their own tables
     if str(ROOT / "benchmarks" / _folder) not in sys.path:
         sys.path.insert(0, str(ROOT / "benchmarks" / _folder))
 
@@ -63,10 +63,32 @@ def _paper() -> str:
     return markdown(read_csv(DATA / "paper.csv"))
 
 
+RL_AGENTS = ("ppo", "ippo", "uniform", "random", "twm", "twm-raw", "cdwm-only", "oracle")
+
+
+def _rl_paper() -> str:
+    from generalization_table import read_csv
+    from paper_table import per_scenario
+
+    return per_scenario(read_csv(DATA / "paper.csv"), list(RL_AGENTS))
+
+
 def _field_axis() -> str:
     from twm_bench import field_axis
 
     return field_axis.format_table(json.loads((DATA / "field_axis_sets.json").read_text()))
+
+
+def _trajectory_axis_default() -> str:
+    from twm_bench import trajectory_axis
+
+    return trajectory_axis.format_table(json.loads((DATA / "trajectory_axis_default.json").read_text()))
+
+
+def _trajectory_axis_sets() -> str:
+    from twm_bench import trajectory_axis
+
+    return trajectory_axis.format_table(json.loads((DATA / "trajectory_axis_sets.json").read_text()))
 
 
 def _trajectory_axis() -> str:
@@ -109,6 +131,47 @@ def _wider_intervals() -> str:
     return _python(text[text.index("from __future__") :])
 
 
+def _checkpoint(kind: str, name: str) -> dict:  # type: ignore[type-arg]
+    return json.loads((ROOT / "agents" / "twm_agents" / kind / "checkpoints" / f"{name}.json").read_text())
+
+
+def _fwm_default() -> str:
+    from twm_bench import field_axis
+
+    meta = _checkpoint("fwm", "default")
+    cfg, metrics = meta["config"], meta["metrics"]
+    splits = {
+        "id": {**metrics["test"], "scenarios": cfg["scenarios"]},
+        "ood": {**metrics["ood"], "scenarios": cfg["ood_scenarios"]},
+    }
+    return field_axis.format_table({"checkpoint": "default", "seeds": cfg["test_seeds"], "splits": splits})
+
+
+def _cdwm_fields() -> str:
+    rows = [("sets-csw", "controllable world alone"), ("sets-fields", "and the FWM's fields")]
+    lines = [
+        "| checkpoint | CRPS ID | CRPS OOD | step RMSE OOD | violation Brier OOD | 90 % coverage OOD |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, what in rows:
+        m = _checkpoint("cdwm", name)["metrics"]
+        cells = [m["id"]["crps"], m["ood"]["crps"], m["ood"]["step_rmse"], m["ood"]["brier"], m["ood"]["picp"]]
+        lines.append(f"| `{name}` ({what}) | " + " | ".join(f"{v:.3f}" for v in cells) + " |")
+    return "\n".join(lines)
+
+
+def _prescreen() -> str:
+    from perf_prescreen import table
+
+    return table(json.loads((DATA / "prescreen.json").read_text()))
+
+
+def _twin_sizes() -> str:
+    from perf_twin import size_table
+
+    return size_table(json.loads((DATA / "twin_sizes.json").read_text()))
+
+
 def _cli() -> str:
     from twm_bench.cli import reference
 
@@ -128,15 +191,31 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     ),
     "leaderboard": ("twm-bench leaderboard --table docs/data/leaderboard.json", _leaderboard),
     "paper": ("python benchmarks/studies/paper_table.py --table docs/data/paper.csv", _paper),
+    "rl_paper": (
+        "python benchmarks/studies/paper_table.py --table docs/data/paper.csv --per-scenario " + " ".join(RL_AGENTS),
+        _rl_paper,
+    ),
     "field_axis": ("twm-bench axis field (record: docs/data/field_axis_sets.json)", _field_axis),
     "trajectory_axis": (
         "twm-bench axis trajectory (record: docs/data/trajectory_axis_sets_fields.json)",
         _trajectory_axis,
     ),
+    "trajectory_axis_default": (
+        "twm-bench axis trajectory (record: docs/data/trajectory_axis_default.json)",
+        _trajectory_axis_default,
+    ),
+    "trajectory_axis_sets": (
+        "twm-bench axis trajectory --checkpoint sets (record: docs/data/trajectory_axis_sets.json)",
+        _trajectory_axis_sets,
+    ),
     "cli": ("twm-bench --help, every subcommand", _cli),
     "example_agent": ("examples/urllc_headroom.py", _example_agent),
     "stadium_family": ("examples/stadium_family.py", _stadium_family),
     "wider_intervals": ("examples/wider_intervals.py", _wider_intervals),
+    "fwm_default": ("the metrics of agents/twm_agents/fwm/checkpoints/default.json", _fwm_default),
+    "cdwm_fields": ("the metrics of agents/twm_agents/cdwm/checkpoints/sets-{csw,fields}.json", _cdwm_fields),
+    "prescreen": ("python benchmarks/perf/perf_prescreen.py --table docs/data/prescreen.json", _prescreen),
+    "twin_sizes": ("python benchmarks/perf/perf_twin.py --table docs/data/twin_sizes.json", _twin_sizes),
     "agent_protocol": ("the docstrings of agents/twm_agents/base.py", _agent_protocol),
 }
 """Block name -> (the command that prints it, its renderer)."""

@@ -25,6 +25,28 @@ def _pages() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    return {_slug(m) for m in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+def _fragments(page: Path) -> list[tuple[Path, str]]:
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    text = re.sub(r"`[^`]*`", "", text)
+    out = []
+    for target in _LINK.findall(text):
+        path, _, fragment = target.partition("#")
+        if fragment and not re.match(r"^[a-z]+:", target):
+            out.append(((page.parent / path).resolve() if path else page, fragment))
+    return out
+
+
 def _targets(page: Path) -> list[Path]:
     text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)  # code is not a link
     text = re.sub(r"`[^`]*`", "", text)
@@ -70,6 +92,13 @@ def test_every_page_is_reachable_from_the_readme_and_every_link_resolves() -> No
             elif target.suffix == ".md":
                 todo.append(target)
     assert not broken, broken
+    bad_anchors = [
+        f"{page.relative_to(ROOT)} -> {target.name}#{fragment}"
+        for page in _pages()
+        for target, fragment in _fragments(page)
+        if target.suffix == ".md" and fragment not in _anchors(target)
+    ]
+    assert not bad_anchors, bad_anchors
     unreachable = [str(p.relative_to(ROOT)) for p in _pages() if p not in seen]
     assert not unreachable, unreachable
 

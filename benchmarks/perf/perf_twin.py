@@ -1,7 +1,8 @@
 """Throughput of the batched twin: full-horizon rollouts per second and peak memory.
 
     python benchmarks/perf/perf_twin.py [--scenario hotspot-id] [--repeats 5]
-    python benchmarks/perf/perf_twin.py --cells 10 50 200 [--batch 256]
+    python benchmarks/perf/perf_twin.py --cells 10 50 200 [--batch 256] [--json docs/data/twin_sizes.json]
+    python benchmarks/perf/perf_twin.py --table docs/data/twin_sizes.json
 
 Each batch uses distinct seeds (the worst case: no exogenous draws are shared) and the uniform
 policy; a second line per size uses 16 distinct seeds shared by the batch (the planners' and
@@ -12,14 +13,19 @@ Also prints where the time of one B = 1024 call goes, by stage.
 ``--cells`` measures generated cities of those sizes instead (``twm_gym.scenarios.generator``:
 seed 0, random layout, hub-and-spoke transport, the hotspot family's ID scenario): B rollouts with
 distinct seeds per call, the rate, the peak memory, and the time per rollout against the size
-``cells x links`` relative to the smallest city, and where the time of the largest goes.
+``cells x links`` relative to the smallest city, and where the time of the largest goes; ``--json``
+writes that table's numbers (with the machine's CPU count), ``--table`` prints a written one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import time
 import tracemalloc
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,14 +83,14 @@ def _stages(scenario: str | Scenario, batch: int = 1024) -> dict[str, float]:
     return out
 
 
-def _by_size(cells: list[int], batch: int, repeats: int) -> None:
+def _by_size(cells: list[int], batch: int, repeats: int) -> list[dict[str, float]]:
     print(f"generated cities (seed 0, random, hub-and-spoke, hotspot ID); B = {batch} distinct seeds a call")
     print(
         f"{'cells':>6} {'links':>6} {'grid':>5} {'best/s':>9} {'median/s':>9} {'peak MiB':>9} "
         f"{'ms/rollout':>11} {'/ (C x L)':>10}"
     )
     base = None
-    sizes = []
+    sizes, rows = [], []
     for n in cells:
         sc = scenario_from_dict(generate(0, n, "random", "hub-and-spoke", ("hotspot",))[0])
         best, med, peak = _rate(sc, batch, repeats, shared=False)
@@ -96,6 +102,17 @@ def _by_size(cells: list[int], batch: int, repeats: int) -> None:
             f"{sc.n_cells:>6} {sc.n_links:>6} {sc.city.grid:>5} {best:>9,.0f} {med:>9,.0f} {peak:>9.1f} "
             f"{per:>11.2f} {per / size / base:>10.2f}"
         )
+        rows.append(
+            {
+                "cells": sc.n_cells,
+                "links": sc.n_links,
+                "grid": sc.city.grid,
+                "best_per_s": best,
+                "median_per_s": med,
+                "peak_mib": peak,
+                "relative_cost": per / size / base,
+            }
+        )
     with single_threaded_blas():
         _stages(sizes[-1], batch)
         stages = _stages(sizes[-1], batch)
@@ -103,6 +120,22 @@ def _by_size(cells: list[int], batch: int, repeats: int) -> None:
     print(f"\nwhere one serial B = {batch} rollout of the {sizes[-1].n_cells}-cell city goes:")
     for name, sec in stages.items():
         print(f"  {name:<30} {sec * 1e3:7.1f} ms  {sec / total:5.0%}")
+    return rows
+
+
+def size_table(record: dict[str, Any]) -> str:
+    """Markdown of a ``--cells ... --json`` record: throughput and memory by city size."""
+    lines = [
+        "| cells | links | field grid | rollouts/s (best / median) | peak MiB | ms per rollout / (cells × links), "
+        "relative to the smallest |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in record["rows"]:
+        lines.append(
+            f"| {r['cells']} | {r['links']} | {r['grid']} × {r['grid']} | {r['best_per_s']:,.0f} / "
+            f"{r['median_per_s']:,.0f} | {r['peak_mib']:.1f} | {r['relative_cost']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -111,9 +144,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--cells", type=int, nargs="+", help="measure generated cities of these sizes instead")
     parser.add_argument("--batch", type=int, default=256, help="rollouts per call with --cells (default 256)")
+    parser.add_argument("--json", type=Path, help="with --cells: write the table's numbers here")
+    parser.add_argument("--table", type=Path, help="print the markdown table of a --cells --json record; run nothing")
     args = parser.parse_args()
+    if args.table:
+        print(size_table(json.loads(args.table.read_text())))
+        return
     if args.cells:
-        _by_size(args.cells, args.batch, args.repeats)
+        rows = _by_size(args.cells, args.batch, args.repeats)
+        if args.json:
+            record = {"batch": args.batch, "repeats": args.repeats, "cpus": os.cpu_count(), "rows": rows}
+            args.json.write_text(json.dumps(record, indent=1) + "\n")
         return
     print(f"scenario {args.scenario}; uniform policy; {args.repeats} timed repeats after one warm-up")
     print(f"{'B':>6} {'seeds':>9} {'best/s':>9} {'median/s':>9} {'peak MiB':>9}")

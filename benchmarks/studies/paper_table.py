@@ -3,10 +3,12 @@
     twm-bench run --preset paper --workers 2 --out results/paper
     python benchmarks/studies/paper_table.py results/paper --csv docs/data/paper.csv
     python benchmarks/studies/paper_table.py --table docs/data/paper.csv
+    python benchmarks/studies/paper_table.py --table docs/data/paper.csv --per-scenario ppo ippo uniform
 
 Per agent, over the episodes it played: mean SCM and Δcost against uniform (%), the share of
 episodes violating any SLA (P_g), mean utility, and the share of the uniform -> oracle utility gap
-it closes (per scenario, then averaged). The paper's own figures (section X-C, figs. 6-7: SCM in %
+it closes (per scenario, then averaged), and its mean utility per scenario (``--per-scenario``
+prints those for the agents named). The paper's own figures (section X-C, figs. 6-7: SCM in %
 and the sign of the cost change) stand beside ours where the paper reports the agent.
 """
 
@@ -23,6 +25,8 @@ from twm_bench.records import Record
 from twm_bench.report import current_records
 
 FIELDS = ("agent", "episodes", "scm_pct", "delta_cost_pct", "p_g", "utility", "gap_closed")
+SCENARIO_PREFIX = "u:"
+"""Per-scenario mean utility columns: ``u:hotspot-id``, ..."""
 PAPER_FIGURES = {
     "twm": ("45", "7–8"),
     "cdwm-only": ("0", "—"),
@@ -60,9 +64,34 @@ def summarize(records: list[Record]) -> list[dict[str, str]]:
                 "p_g": f"{np.mean([r.kpis['global_violation'] for r in recs]):.2f}",
                 "utility": f"{np.mean([r.utility for r in recs]):+.3f}",
                 "gap_closed": f"{np.mean(gaps):.2f}" if gaps else "",
+                **{
+                    f"{SCENARIO_PREFIX}{sc}": f"{np.mean(utility[agent, sc]):+.3f}"
+                    for sc in scenarios
+                    if utility.get((agent, sc))
+                },
             }
         )
     return rows
+
+
+def per_scenario(rows: list[dict[str, str]], agents: list[str]) -> str:
+    """Mean utility per scenario and on average, with SCM, Δcost, P_g and gap closed, for ``agents``."""
+    scenarios = [k[len(SCENARIO_PREFIX) :] for k in rows[0] if k.startswith(SCENARIO_PREFIX)]
+    by = {r["agent"]: r for r in rows}
+    missing = [a for a in agents if a not in by]
+    if missing:
+        raise SystemExit(f"--per-scenario: {missing} not in the summary; valid: {sorted(by)}")
+    lines = [
+        "| agent | " + " | ".join(scenarios) + " | average U | SCM % | Δcost % | P_g | gap closed |",
+        "|---|" + "---|" * (len(scenarios) + 5),
+    ]
+    for agent in agents:
+        r = by[agent]
+        cells = [r.get(f"{SCENARIO_PREFIX}{sc}", "") for sc in scenarios]
+        gap = f"{100 * float(r['gap_closed']):.0f} %" if r["gap_closed"] else ""
+        cells += [r["utility"], r["scm_pct"], r["delta_cost_pct"], r["p_g"], gap]
+        lines.append(f"| `{agent}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
@@ -91,15 +120,17 @@ def main() -> None:
     parser.add_argument("results", nargs="?", help="a results folder of the paper preset")
     parser.add_argument("--csv", type=Path, help="write the summary here")
     parser.add_argument("--table", type=Path, help="print the markdown of a written summary")
+    parser.add_argument("--per-scenario", nargs="+", metavar="AGENT", help="with --table: utility per scenario")
     args = parser.parse_args()
     if args.table:
-        print(markdown(read_csv(args.table)))
+        rows = read_csv(args.table)
+        print(per_scenario(rows, args.per_scenario) if args.per_scenario else markdown(rows))
         return
     if not args.results:
         parser.error("give a results folder, or --table CSV")
     rows = summarize(current_records(args.results)[0])
     if args.csv:
-        write_csv(rows, args.csv, FIELDS)
+        write_csv(rows, args.csv, tuple(dict.fromkeys(k for r in rows for k in (*FIELDS, *r))))
     print(markdown(rows))
 
 

@@ -148,6 +148,8 @@ def format_table(result: dict[str, Any], by_scenario: bool = True) -> str:
     ]
     for key, label in keys:
         lines.append(f"| {label} | " + " | ".join(f"{splits[n][key]:.3f}" for n in names) + " |")
+    if not result["ranking"]:  # run with --states 0
+        return "\n".join(lines)
     lines += ["", "Ranking quality: Spearman over the 256 candidates, predicted vs twin-expected utility", ""]
     if not by_scenario:
         return "\n".join(lines + _ranking_by_folder(result["ranking"]))

@@ -5,7 +5,7 @@ from pathlib import Path
 from generalization_table import markdown, summarize
 from twm_bench.records import Record
 from twm_bench.spec import GENERALIZATION, preset
-from twm_gym.scenarios.splits import TEST_SEEDS_FROM, split_scenarios, evaluation_split
+from twm_gym.scenarios.splits import TEST_SEEDS_FROM, evaluation_split, split_scenarios
 
 ROOT = Path(__file__).resolve().parents[2]
 
