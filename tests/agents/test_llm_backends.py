@@ -114,6 +114,33 @@ def test_openai_backend_over_http_retries_and_falls_back(fake_server: str) -> No
     assert res.fell_back and "backend error" in (res.attempts[0].error or "")
 
 
+def test_auto_schema_mode_settles_on_the_form_the_server_answers(fake_server: str) -> None:
+    """json_schema first; a server that refuses it (llama-cpp-python's) gets llama.cpp's json_object
+    form, and keeps getting it; a server that answers json_schema keeps that; explicit modes never switch."""
+    _Fake.replies = [(500, "unsupported response_format"), (200, json.dumps(GOOD)), (200, json.dumps(GOOD))]
+    backend = OpenAIBackend(BackendConfig(name="openai", base_url=fake_server))
+    assert backend.mode == "json_schema"
+    backend("p", json_schema())
+    backend("p", json_schema())
+    sent = [seen["body"]["response_format"]["type"] for seen in _Fake.seen]
+    assert sent == ["json_schema", "json_object", "json_object"]
+    assert backend.mode == "json_object"
+    _Fake.replies, _Fake.seen = [(200, json.dumps(GOOD)), (500, "down")], []
+    backend = OpenAIBackend(BackendConfig(name="openai", base_url=fake_server))
+    backend("p", json_schema())
+    with pytest.raises(BackendError, match="HTTP 500"):  # settled: a later failure is an error, not a switch
+        backend("p", json_schema())
+    assert backend.mode == "json_schema" and len(_Fake.seen) == 2
+    _Fake.replies = [(422, "no"), (400, "no either")]
+    with pytest.raises(BackendError, match=r"refused both response_format forms: .*HTTP 422.*HTTP 400"):
+        OpenAIBackend(BackendConfig(name="openai", base_url=fake_server))("p", json_schema())
+    _Fake.replies, _Fake.seen = [(500, "no")], []
+    explicit = OpenAIBackend(BackendConfig(name="openai", base_url=fake_server, schema_mode="json_schema"))
+    with pytest.raises(BackendError, match="HTTP 500"):
+        explicit("p", json_schema())
+    assert len(_Fake.seen) == 1
+
+
 def test_model_decisions_are_validated(fake_server: str) -> None:
     backend = make_backend(BackendConfig(name="openai", base_url=fake_server))
     assert backend is not None
@@ -229,9 +256,14 @@ def test_openai_backend_against_a_real_server(llama_server: str) -> None:
         res = compile_with(intent, SC, cfg)
         assert res.backend in ("openai", "embedded", "guard")
         assert res.spec is None or not any(r.cap == 0 for r in res.spec.restrictions)
-    # OpenAI's json_schema format is refused by llama-cpp-python's server: an HTTP error, then the rules.
-    res = compile_with("URLLC latency below 5 ms", SC, BackendConfig(name="openai", base_url=llama_server, retries=0))
+    # OpenAI's json_schema form alone is refused by llama-cpp-python's server: an HTTP error, then the rules.
+    strict_openai = BackendConfig(name="openai", base_url=llama_server, retries=0, schema_mode="json_schema")
+    res = compile_with("URLLC latency below 5 ms", SC, strict_openai)
     assert res.fell_back and "HTTP" in (res.attempts[0].error or "")
+    # The default, auto, settles on llama.cpp's json_object form and the model answers.
+    auto = OpenAIBackend(BackendConfig(name="openai", base_url=llama_server, max_tokens=400))
+    json.loads(auto("Intent: URLLC latency below 5 ms. Answer with the JSON object.", json_schema()))
+    assert auto.mode == "json_object"
     backend = make_backend(cfg)
     lib = candidate_library(SC)
     d = model_prescreen(SC, lib, backend, name="openai", chunk=64, retries=0)  # type: ignore[arg-type]

@@ -16,8 +16,8 @@ from twm_gym.envs.registration import has_vector_api
 SLICING_IDS = ["TWM/Slicing-v0", *SCENARIO_IDS.values()]
 ALL_IDS = [*SLICING_IDS, "TWM/Field-v0"]
 
-# The one warning we must allow, and why: SB3 recommends a symmetric [-1, 1] action box, but the
-# action *is* a vector of shares in [0, 1] (the issue and SPEC fix this layout).
+# The one warning allowed, and why: SB3 recommends a symmetric [-1, 1] action box, but with
+# action_mode="shares" the action *is* a vector of shares in [0, 1] (the env's documented layout).
 SB3_WHITELIST = "We recommend you to use a symmetric and normalized Box action space"
 
 

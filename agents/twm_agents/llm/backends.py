@@ -10,16 +10,20 @@ A model backend is a callable ``(prompt, schema) -> str`` whose output is *untru
 caller goes through ``agents/twm_agents/llm/parse.py`` (validate, retry within a bound, fall back to the
 embedded compiler). Both model backends ask for output constrained to the JSON schema:
 
-* ``openai`` sends ``response_format`` — OpenAI's ``{"type": "json_schema", ...}`` (vLLM's
-  server, OpenAI) or, with ``schema_mode="json_object"``, ``{"type": "json_object", "schema":
-  ...}`` (llama-cpp-python's server). Plain HTTP from the standard library: no client package.
+* ``openai`` sends ``response_format`` — OpenAI's ``{"type": "json_schema", "json_schema":
+  {"schema": ...}}`` (OpenAI, vLLM's server, llama.cpp's ``llama-server``) or llama.cpp's
+  ``{"type": "json_object", "schema": ...}`` (``llama-server`` and llama-cpp-python's server, which
+  refuses the former). ``schema_mode="auto"`` (the default) sends the first; when the server
+  refuses that request (an HTTP 4xx or 5xx answer) it sends the second, and keeps to the form that
+  was answered for the rest of the backend's life (``OpenAIBackend.mode``). Plain HTTP from the
+  standard library: no client package.
 * ``vllm`` uses ``SamplingParams(structured_outputs=StructuredOutputsParams(json=schema))``
   (vLLM >= 0.12; older versions' ``guided_decoding=GuidedDecodingParams(json=...)`` is used when
   that is what is installed).
 
 Environment: ``TWM_LLM_BACKEND`` (embedded | openai | vllm), ``TWM_LLM_MODEL``,
 ``TWM_LLM_BASE_URL`` (default ``http://127.0.0.1:8000/v1``), ``TWM_LLM_API_KEY`` (or
-``OPENAI_API_KEY``), ``TWM_LLM_SCHEMA_MODE`` (json_schema | json_object).
+``OPENAI_API_KEY``), ``TWM_LLM_SCHEMA_MODE`` (auto | json_schema | json_object).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from twm_agents.llm.safety import spec_issues
 from twm_gym.core.params import Scenario
 
 BACKENDS: tuple[str, ...] = ("embedded", "openai", "vllm")
-SCHEMA_MODES: tuple[str, ...] = ("json_schema", "json_object")
+SCHEMA_MODES: tuple[str, ...] = ("auto", "json_schema", "json_object")
 DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 SYSTEM_PROMPT = (
     "You translate a mobile network operator's intent for a 10-cell, 3-slice (eMBB, URLLC, FWA) "
@@ -76,7 +80,7 @@ class BackendConfig:
     model: str = ""
     base_url: str = "http://127.0.0.1:8000/v1"
     api_key: str = ""
-    schema_mode: str = "json_schema"
+    schema_mode: str = "auto"
     temperature: float = 0.0
     max_tokens: int = 768
     timeout_s: float = 120.0
@@ -111,11 +115,15 @@ class OpenAIBackend:
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = config
+        self.mode = "json_schema" if config.schema_mode == "auto" else config.schema_mode
+        """The ``response_format`` form sent: the configured one, or the one ``auto`` settled on."""
+        self._settled = config.schema_mode != "auto"
 
-    def request(self, prompt: str, schema: dict[str, Any]) -> dict[str, Any]:
-        """The ``/chat/completions`` request body for ``prompt`` constrained to ``schema``."""
+    def request(self, prompt: str, schema: dict[str, Any], mode: str | None = None) -> dict[str, Any]:
+        """The ``/chat/completions`` request body for ``prompt`` constrained to ``schema`` (in the
+        ``response_format`` form ``mode``, by default :attr:`mode`)."""
         c = self.config
-        if c.schema_mode == "json_schema":
+        if (mode or self.mode) == "json_schema":
             fmt: dict[str, Any] = {"type": "json_schema", "json_schema": {"name": "twm_output", "schema": schema}}
         else:
             fmt = {"type": "json_object", "schema": schema}
@@ -130,8 +138,22 @@ class OpenAIBackend:
         return body
 
     def __call__(self, prompt: str, schema: dict[str, Any]) -> str:
+        if self._settled:
+            return self._send(self.request(prompt, schema))
+        try:
+            answer = self._send(self.request(prompt, schema, "json_schema"))
+        except _Refused as first:
+            try:
+                answer = self._send(self.request(prompt, schema, "json_object"))
+            except _Refused as second:
+                raise BackendError(f"the server refused both response_format forms: {first}; then {second}") from None
+            self.mode = "json_object"
+        self._settled = True
+        return answer
+
+    def _send(self, body: dict[str, Any]) -> str:
         c = self.config
-        data = json.dumps(self.request(prompt, schema)).encode()
+        data = json.dumps(body).encode()
         headers = {"Content-Type": "application/json"}
         if c.api_key:
             headers["Authorization"] = f"Bearer {c.api_key}"
@@ -139,14 +161,15 @@ class OpenAIBackend:
         req = urllib.request.Request(url, data=data, headers=headers, method="POST")
         try:
             payload = json.loads(_post(req, url, c.timeout_s).decode())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:300]
-            raise BackendError(f"{url}: HTTP {exc.code}: {detail}") from exc
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             raise BackendError(f"{url}: {exc}") from exc
         except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or an integer past the digit limit
             raise BackendError(f"{url}: the response is not JSON ({exc})") from exc
         return chat_content(payload)
+
+
+class _Refused(BackendError):
+    """The server answered the request with an HTTP error status."""
 
 
 MAX_RESPONSE_BYTES = 1 << 20
@@ -163,6 +186,9 @@ def _post(req: urllib.request.Request, url: str, timeout_s: float) -> bytes:
         try:
             with urllib.request.urlopen(req, timeout=timeout_s) as resp:
                 done["body"] = resp.read(MAX_RESPONSE_BYTES + 1)
+        except urllib.error.HTTPError as exc:  # the server answered, with an error status
+            detail = exc.read(2048).decode(errors="replace")[:300]  # read here: within the deadline
+            done["error"] = _Refused(f"{url}: HTTP {exc.code}: {detail}")
         except BaseException as exc:  # re-raised on the caller's thread
             done["error"] = exc
 

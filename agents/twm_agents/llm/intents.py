@@ -127,6 +127,58 @@ HELD_OUT: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+_HOSP = [_r("zone", ["hospital"], "urllc", 0.4)]
+_CELLS = [_r("cell", ["3", "7"], "urllc", 0.3)]
+_CORR = [_r("zone", ["corridor"], "embb", cap=0.45)]
+_LINK2 = [_r("link", ["2"], "embb", cap=0.4)]
+_WIN = {"restrictions": [_r("zone", ["fwa"], "fwa", 0.35)], "window": {"end": 5}}
+DEV: list[tuple[str, dict[str, Any]]] = [
+    ("URLLC should never drop below 40% of the PRBs in the hospital zone", {"restrictions": _HOSP}),
+    ("hospital: at least forty percent for URLLC", {"restrictions": _HOSP}),
+    ("Give the hospital cells a URLLC floor of 40%", {"restrictions": _HOSP}),
+    ("ensure ≥40% URLLC share at the hospital", {"restrictions": _HOSP}),
+    ("Set a 30% minimum URLLC share on cells 3 and 7", {"restrictions": _CELLS}),
+    ("URLLC must have 30% or more at cell 3 and at cell 7", {"restrictions": _CELLS}),
+    ("protect URLLC on cells 3 & 7 with a floor of 30 percent", {"restrictions": _CELLS}),
+    ("cells #3 and #7 should reserve at least 0.3 for URLLC", {"restrictions": _CELLS}),
+    ("Restrict eMBB to 45% in the corridor", {"restrictions": _CORR}),
+    ("the corridor cells should give video at most 45 percent", {"restrictions": _CORR}),
+    ("eMBB share in the commuter corridor capped at 0.45", {"restrictions": _CORR}),
+    ("keep broadband ≤ 45% along the corridor", {"restrictions": _CORR}),
+    ("Restrict eMBB bandwidth on link 2 to 40%", {"restrictions": _LINK2}),
+    ("link 2 should carry no more than 40 percent video", {"restrictions": _LINK2}),
+    ("cap the eMBB share of link 2 at 0.4", {"restrictions": _LINK2}),
+    ("eMBB ≤ 40% on link 2", {"restrictions": _LINK2}),
+    ("URLLC latency must not go above 12 ms", {"constraints": [_lat(12)]}),
+    ("hold the 99th-percentile URLLC delay to 12 ms or less", {"constraints": [_lat(12)]}),
+    ("keep URLLC p99 latency within 12 ms", {"constraints": [_lat(12)]}),
+    ("low-latency slice: delay ≤ 12ms", {"constraints": [_lat(12)]}),
+    ("FWA loss must stay below 8%", {"constraints": [_loss(8, "fwa")]}),
+    ("limit fixed wireless packet loss to 8 percent", {"constraints": [_loss(8, "fwa")]}),
+    ("home internet should lose no more than 8% of packets", {"constraints": [_loss(8, "fwa")]}),
+    ("keep the FWA drop rate within 0.08", {"constraints": [_loss(8, "fwa")]}),
+    ("reduce cost", CHEAP),
+    ("minimize the operating cost", CHEAP),
+    ("save as much money as you can", CHEAP),
+    ("focus on cost savings", CHEAP),
+    ("SLA safety first, ignore cost", {"objective": {"cost": 0.0}}),
+    ("maximize compliance margin, cost is irrelevant", {"objective": {"cost": 0.0}}),
+    ("spend whatever is needed to keep SLAs safe", {"objective": {"cost": 0.0}}),
+    ("don't worry about cost; maximize SLA headroom", {"objective": {"cost": 0.0}}),
+    ("During steps 0 through 5, FWA gets at least 35% in the fwa zone", _WIN),
+    ("for the first six steps keep a 35% FWA floor in the fwa area", _WIN),
+    ("until step 5, reserve 35 percent for FWA in the fwa zone", _WIN),
+    ("FWA zone: at least 0.35 for fixed wireless during steps 0-5", _WIN),
+    ("reduce cost but keep URLLC latency under 15 ms", {**CHEAP, "constraints": [_lat(15)]}),
+    ("minimize cost subject to URLLC p99 ≤ 15 ms", {**CHEAP, "constraints": [_lat(15)]}),
+    ("save money as long as critical delay stays below 15 milliseconds", {**CHEAP, "constraints": [_lat(15)]}),
+    ("cheapest option with URLLC latency at most 15 ms", {**CHEAP, "constraints": [_lat(15)]}),
+]
+"""The embedded compiler's development set: new wordings of the shipped intent kinds (number words,
+symbols such as ``≥`` and ``&``, other verbs), written apart from the family's train and test
+phrasings and used to extend the rules' coverage; the family's test phrasings measure it."""
+
+
 def _normalize(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _normalize(v) for k, v in obj.items()}
@@ -237,6 +289,7 @@ if __name__ == "__main__":
     sets = {
         "authoring set": INTENTS,
         "held-out set": HELD_OUT,
+        "development set": DEV,
         "family train": family("train"),
         "family test": family("test"),
     }
