@@ -45,20 +45,30 @@ _CEILING = (
     r"max(?:imum)?(?: of)?|"
     r"(?:must|should|may|to|will)?\s*(?:not|never|n't)\s+"
     r"(?:exceed|go (?:above|over)|rise above|be (?:above|over|more than))"
-    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above|(?:sur)?pass(?:es)?)"
+    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above|(?:sur)?pass(?:es)?"
+    r"|(?:limit|hold|restrict|cap)(?:s|ed|ping)?(?:\s+[\w'-]+){0,8}?\s+to)"
 )
+_ABOVE_NEGATED = r"(?:never|not|n't)\s+(?:\w+\s+)?(?:drop|fall|go|dip|sink)\s+(?:below|under|beneath)"
+"""A floor said as a negated fall: "should never drop below", "must not fall under"."""
 _NEGATED = r"(?:never|not|n't)\b[^%\d;]{0,40}?"
 """A negation and up to 40 other characters: "never has less than", "don't give broadband more than"."""
 _FLOOR = (
     r"(?:at least|minimum(?: of)?|min\.?|no less than|not less than|(?:a )?floor of|reserve|guarantee|keep|"
-    rf"{_NEGATED}(?:less|lower) than)"
+    rf"{_ABOVE_NEGATED}|{_NEGATED}(?:less|lower) than)"
 )
 _CAP = (
-    r"(?:at most|cap(?:ped)?(?: \w+)? (?:at|to)|no more than|limit(?:ed)?(?: \w+)? to|maximum(?: of)?|max\.?|"
+    r"(?:at most|cap(?:s|ped|ping)?(?:\s+[\w'-]+){0,8}? (?:at|to)|no more than|"
+    r"(?:limit|restrict)(?:s|ed|ing)?(?:\s+[\w'-]+){0,8}? to|maximum(?: of)?|max\.?|"
     rf"{_NEGATED}(?:more|higher|above) than)"
 )
-_OR_MORE = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*or (?:more|above|higher)"
-_OR_LESS = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*or (?:less|below|lower)"
+_OR_MORE = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*(?:or (?:more|above|higher)|(?:[a-z-]+\s+){{0,2}}?(?:minimum|floor)\b)"
+_OR_LESS = (
+    rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*(?:or (?:less|below|lower)|(?:[a-z-]+\s+){{0,2}}?(?:maximum|cap|ceiling)\b)"
+)
+"""A bound after its number: "30% or more", "a 30% minimum URLLC share", "a 35% FWA floor"."""
+_LOSS = r"loss|losses|\bdrops?\b|dropped|\blost\b|\blose\b|losing"
+"""Words of a loss ceiling (read after removing :data:`_ABOVE_NEGATED`: "never drop below 40%" is a
+floor on a share, not a loss)."""
 
 
 @dataclass
@@ -94,6 +104,44 @@ def normalize(text: str) -> str:
     invisible format characters (zero-width spaces and joiners, direction marks) removed."""
     folded = unicodedata.normalize("NFKC", text)
     return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(_TENS)})(?:[- ]({'|'.join(_UNITS)}))?|({'|'.join(_UNITS)}))\b"
+    r"(?=\s*(?:%|percent|per cent|pct|ms|milliseconds?|seconds?|(?:slow )?steps?)\b)"
+)
+_SYMBOLS = (
+    (r"≥|>=|=>", " at least "),
+    (r"≤|<=|=<", " at most "),
+    (r"(?<![<>=])>(?!=)", " more than "),
+    (r"(?<![<>=])<(?!=)", " less than "),
+    (r"&", " and "),
+    (r"#\s*(?=\d)", ""),
+    (r"per cent", "percent"),
+)
+
+
+def canonical(text: str) -> str:
+    """Lower-case ``text`` with one spelling per meaning: number words before a unit as digits ("forty
+    percent", "six steps"), comparison symbols as words ("≥ 40%" -> "at least 40%"), ``&`` as "and",
+    "#3" as "3", runs of white space as one space."""
+    t = normalize(text).lower()
+    for pattern, word in _SYMBOLS:
+        t = re.sub(pattern, word, t)
+
+    def digits(m: re.Match[str]) -> str:
+        if m.group(3):
+            return str(_UNITS[m.group(3)])
+        return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
+
+    t = _NUMBER_WORD.sub(digits, t)
+    return re.sub(r"\s+", " ", t).strip()
 
 
 _ROLE_MARKER = re.compile(
@@ -149,7 +197,7 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
     refused = guard_issues(text)
     if refused:
         return Compilation(None, refused)
-    t = " " + re.sub(r"\s+", " ", normalize(text).lower()).strip() + " "
+    t = " " + canonical(text) + " "
     issues: list[Issue] = []
     constraints: list[SLAConstraint] = []
     restrictions: list[Restriction] = []
@@ -230,7 +278,7 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
 MAX_INTENT_CHARS = 2_000
 """The longest intent compiled: an operator's intent is a few sentences, and every rule then runs
 in well under 100 ms."""
-_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*(?:(?:cell|link)s?\s*)?\d+)*"
+_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*(?:(?:at|on|in) )?(?:(?:cell|link)s?\s*)?\d+)*"
 """Numbers joined by separators; each separator needs a number after it, so a list has one parse
 (the nested optional separators it replaces backtracked exponentially on a long run of digits)."""
 _ID_LIST_AND = r"\d+(?:\s*(?:,|and)\s*\d+)*"
@@ -306,22 +354,31 @@ def _slices(clause: str) -> list[str]:
 def _constraints(clause: str) -> list[SLAConstraint]:
     out = []
     latency = re.search(r"latency|delay|p99|99th|response time", clause)
-    loss = re.search(r"loss|drop|dropped|lost|packet loss", clause)
+    loss = re.search(_LOSS, re.sub(_ABOVE_NEGATED, " ", clause))
     slices = _slices(clause)
     # Every bound in the clause is read (two different ceilings for one quantity are a contradiction
     # that check() reports, not a choice of the first).
-    at_latency = set()
+    read: set[int] = set()  # where each number read starts: one bound per number, however many phrasings match it
     if latency:
-        for m in re.finditer(rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b", clause):
-            at_latency.add(m.start())
+        ceilings = rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b"
+        after = rf"(?<![\d.]){_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\s+or (?:less|below|lower)\b"
+        for m in [*re.finditer(ceilings, clause), *re.finditer(after, clause)]:
+            if m.start(1) in read:
+                continue
+            read.add(m.start(1))
             value = float(m.group(1))
             ms = value * 1000.0 if m.group(2).startswith("s") else value
             for s in slices or ["urllc"]:
                 out.append(SLAConstraint(slice=s, metric="latency_p99", max=ms, unit="ms"))  # type: ignore[arg-type]
     if loss:
-        for m in re.finditer(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause):
-            if m.start() in at_latency:
+        after = rf"(?<![\d.]){_NUM}\s*(%|percent|pct)?\s+or (?:less|below|lower)\b"
+        for m in [
+            *re.finditer(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause),
+            *re.finditer(after, clause),
+        ]:
+            if m.start(1) in read:
                 continue
+            read.add(m.start(1))
             value = float(m.group(1))
             pct = value if m.group(2) else (value * 100.0 if value <= 1.0 else value)
             for s in slices:
@@ -365,7 +422,7 @@ def _share(value: str, unit: str | None) -> float:
 
 def _restrictions(clause: str) -> list[Restriction]:
     unnamed = re.sub(rf"\b(?:{'|'.join(_SLICE_WORDS.values())})\b", " ", clause)  # "low-latency" names a slice
-    if re.search(r"latency|delay|p99|loss|drop", unnamed):
+    if re.search(rf"latency|delay|p99|{_LOSS}", re.sub(_ABOVE_NEGATED, " ", unnamed)):
         return []  # an SLA clause, not a share restriction
     slices = _slices(clause)
     out = []
@@ -394,6 +451,8 @@ _NO_COST = re.compile(
     r"|(?:do not|don't) care about (?:the )?costs?"
     r"|costs? (?:is |are )?(?:no|not an?|of no) (?:concern|issue|object|importance|matter)"
     r"|costs? (?:does not|doesn't|do not|don't) matter|costs? (?:is |are )?(?:irrelevant|unimportant)"
+    r"|(?:do not|don't|dont|never) (?:worry|mind) about (?:the )?costs?|never mind (?:the )?costs?"
+    r"|spend whatever|whatever (?:is needed|it takes)|at any cost|cost is no object"
 )
 _SAVE = re.compile(
     r"(?:cut|save|saving|reduce|lower|minimi[sz]e|trim|cheap|cheaper|cost[- ]efficient|economi[sz]e)\w*"
@@ -431,6 +490,9 @@ def _window(t: str) -> Window | None:
     m = re.search(r"(?:steps?|from step) (\d+) ?(?:to|-|through|until|and) ?(?:step )?(\d+)", t)
     if m:
         return Window(start=int(m.group(1)), end=int(m.group(2)))
+    m = re.search(r"(?:until|till|up to|through|to the end of) step (\d+)", t)
+    if m:
+        return Window(start=0, end=int(m.group(1)))
     return None
 
 
