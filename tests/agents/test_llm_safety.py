@@ -136,6 +136,32 @@ def test_model_output_must_be_grounded_in_the_intent() -> None:
     assert not ok.fell_back and ok.backend == "model" and ok.spec == res.spec
     for intent in intents():  # every authored spec is grounded in its own text
         assert grounding_issues(intent.spec, intent.text) == [], intent.id
+    words = '{"restrictions": [{"scope": "zone", "ids": ["hospital"], "slice": "urllc", "floor": 0.4}]}'
+    assert not compile_with_backend("hospital: at least forty percent for URLLC", SC, lambda p, s: words).fell_back
+
+
+@pytest.mark.parametrize(
+    ("added", "named"),
+    [
+        ('"context": {"event": "maintenance"}', "context.event maintenance"),
+        ('"window": {"start": 0, "end": 8}', "window"),
+        ('"objective": {"compliance": 1.0, "cost": 1.0}', "objective"),
+    ],
+)
+def test_a_model_cannot_add_an_event_a_window_or_an_objective(added: str, named: str) -> None:
+    answer = '{"constraints": [{"slice": "urllc", "metric": "latency_p99", "max": 8, "unit": "ms"}], ' + added + "}"
+    res = compile_with_backend("URLLC latency under 8 ms", SC, lambda prompt, schema: answer, retries=0)
+    assert res.fell_back and named in (res.attempts[0].error or "")
+
+
+def test_ids_that_are_not_numbers_are_ungrounded_not_a_crash() -> None:
+    """A real model (SmolLM2-135M) answered cell ids such as "0.1ms"; the grounding check read them as floats."""
+    odd = '{"restrictions": [{"scope": "cell", "ids": ["0.1ms"], "slice": "urllc", "floor": 0.3}]}'
+    res = compile_with_backend("URLLC at least 30% on cell 3", SC, lambda prompt, schema: odd, retries=0)
+    assert res.fell_back and "ids 0.1ms" in (res.attempts[0].error or "")
+    down = '{"context": {"event": "maintenance", "links_down": ["two"]}}'
+    res = compile_with_backend("link 2 is down for maintenance", SC, lambda prompt, schema: down, retries=0)
+    assert res.fell_back and "links_down two" in (res.attempts[0].error or "")
 
 
 def test_rules_vs_model_agreement_report() -> None:

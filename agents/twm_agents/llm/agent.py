@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from twm_agents.base import Action, Agent, EpisodeContext, Observation
-from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with
+from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with, make_backend
 from twm_agents.llm.safety import starved_slices
 from twm_gym.core.compiled import compile_scenario
 from twm_gym.core.params import URLLC, Scenario
@@ -43,6 +43,7 @@ class LLMAgent(Agent):
         self.intent = intent
         self.backend_config = BackendConfig.from_env(**({"name": backend} if backend else {}), **options)
         self.backend = self.backend_config.name
+        self._model = make_backend(self.backend_config)  # one per agent: what it settles, it keeps
         self.issues: list[str] = []
         self._compiled: dict[tuple[Scenario, str, tuple[str, ...]], Any] = {}
         self.unsafe_steps = 0
@@ -55,7 +56,9 @@ class LLMAgent(Agent):
         intent = card.intent if card.intent is not None else self.intent
         key = (scenario, intent, card.waived)
         if key not in self._compiled:  # one compilation (one model call) per scenario and intent
-            self._compiled[key] = compile_with(intent, scenario, self.backend_config, waived=card.waived)
+            self._compiled[key] = compile_with(
+                intent, scenario, self.backend_config, waived=card.waived, backend=self._model
+            )
         result = self._compiled[key]
         self.issues = [f"{i.field}: {i.message}" for i in result.issues]
         self.spec = result.spec

@@ -277,17 +277,23 @@ def make_backend(config: BackendConfig) -> Backend | None:
 
 
 def compile_with(
-    intent: str, scenario: Scenario, config: BackendConfig | None = None, waived: tuple[str, ...] = ()
+    intent: str,
+    scenario: Scenario,
+    config: BackendConfig | None = None,
+    waived: tuple[str, ...] = (),
+    backend: Backend | None = None,
 ) -> Traced:
     """Compile ``intent`` with the configured backend (embedded by default), output validated, then
     checked for its effect (:func:`~twm_agents.llm.safety.spec_issues`): a spec whose share bounds
     starve a slice the operator did not waive (``waived``, a typed field) comes back refused.
 
     A model backend's answers go through :func:`~twm_agents.llm.parse.compile_with_backend`; the
-    embedded backend's result is returned as a :class:`Traced` with no attempts.
+    embedded backend's result is returned as a :class:`Traced` with no attempts. ``backend``: a
+    backend already made from ``config`` (:func:`make_backend`), to keep what it settled (the
+    ``openai`` backend's ``response_format`` form) across calls.
     """
     config = config or BackendConfig.from_env()
-    backend = make_backend(config)
+    backend = backend if backend is not None else make_backend(config)
     if backend is None:
         res = compile_intent(intent, scenario)
         out = Traced(spec=res.spec, issues=res.issues, backend=res.backend, rule_based=True, notes=res.notes)

@@ -496,6 +496,11 @@ def _window(t: str) -> Window | None:
     return None
 
 
+def event_of(text: str) -> str:
+    """The event the text's words name, by the rules' vocabulary (``"none"`` if none)."""
+    return _context(" " + canonical(text) + " ").event
+
+
 def _context(t: str) -> Context:
     links = re.search(rf"links? ({_ID_LIST_AND})(?!\d)[^.;,]*?(?:maintenance|down|fail|out of service)", t)
     links = links or re.search(rf"(?:maintenance|down|outage)[^.;,]*? links? ({_ID_LIST_AND})", t)

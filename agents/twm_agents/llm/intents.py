@@ -272,36 +272,106 @@ def agreement(
     }
 
 
-if __name__ == "__main__":
-    import argparse
+SETS = ("authoring set", "held-out set", "development set", "family train", "family test")
 
-    from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with
+
+def _sets() -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    return dict(zip(SETS, (INTENTS, HELD_OUT, DEV, family("train"), family("test")), strict=True))
+
+
+def report(compile_fn: Callable[[str, Scenario], Compilation], model: bool) -> dict[str, Any]:
+    """Accuracy on every set and, for a model, its agreement with the rules; each intent compiled once."""
+    seen: dict[str, Compilation] = {}
+
+    def once(text: str, scenario: Scenario) -> Compilation:
+        if text not in seen:
+            seen[text] = compile_fn(text, scenario)
+        return seen[text]
+
+    out: dict[str, Any] = {}
+    for name, items in _sets().items():
+        out[name] = {"accuracy": accuracy(once, intents=items)}
+        if model:
+            out[name]["agreement"] = agreement(once, intents=items)
+            own = [(seen[text], want) for text, want in items if not getattr(seen[text], "fell_back", False)]
+            exact = sum(_fields(res) == _normalize(want) for res, want in own)
+            out[name]["model_answers"] = {"passed_checks": len(own), "exact": exact}
+    return out
+
+
+def report_table(record: dict[str, Any]) -> str:
+    """Markdown of a model's :func:`report`: exact match against the authored specs, and agreement
+    with the embedded rules with its outcomes, per set."""
+    lines = [
+        "| set | intents | answers that passed the checks (exact) | fell back to the rules | exact match, "
+        "model path | agreement with the rules | same spec / both refuse | only the model / only the rules "
+        "refuse | different specs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in record["sets"].items():
+        acc, agree, own = r["accuracy"], r["agreement"], r["model_answers"]
+        o = agree["outcomes"]
+        lines.append(
+            f"| {name} | {acc['intents']} | {own['passed_checks']} ({own['exact']}) | {agree['fell_back']} | "
+            f"{acc['exact_match']:.0%} | {agree['agreement']:.0%} | {o['same_spec']} / {o['both_refuse']} | "
+            f"{o['model_only_refuses']} / {o['rules_only_refuse']} | {o['differ']} |"
+        )
+    return "\n".join(lines)
+
+
+def _served_model(base_url: str) -> str:
+    """The first model an OpenAI-compatible server lists (``GET /models``), or '' if it does not say."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/models", timeout=5) as resp:
+            return str(json.loads(resp.read(65536))["data"][0]["id"]).rsplit("/", 1)[-1]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    from pathlib import Path
+
+    from twm_agents.llm.backends import BACKENDS, BackendConfig, compile_with, make_backend
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=BACKENDS, default="embedded", help="the compiler to measure")
     parser.add_argument("--misses", action="store_true", help="list every miss and difference")
-    args = parser.parse_args()
+    parser.add_argument("--json", type=Path, help="write the report (a model backend's) here")
+    parser.add_argument("--table", type=Path, help="print the markdown of a written report; run nothing")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(report_table(json.loads(args.table.read_text())))
+        return 0
     config = BackendConfig.from_env(name=args.backend)
+    backend = make_backend(config)
 
     def chosen(text: str, scenario: Scenario) -> Compilation:
-        return compile_with(text, scenario, config)
+        return compile_with(text, scenario, config, backend=backend)
 
-    sets = {
-        "authoring set": INTENTS,
-        "held-out set": HELD_OUT,
-        "development set": DEV,
-        "family train": family("train"),
-        "family test": family("test"),
-    }
-    for name, items in sets.items():
-        result = accuracy(chosen, intents=items)
-        print(name, json.dumps({k: v for k, v in result.items() if k != "misses"}))
+    result = report(chosen, model=args.backend != "embedded")
+    for name, r in result.items():
+        print(name, json.dumps({k: v for k, v in r["accuracy"].items() if k != "misses"}))
         if args.misses:
-            for miss in result["misses"]:
+            for miss in r["accuracy"]["misses"]:
                 print("  miss:", json.dumps(miss))
-        if args.backend != "embedded":
-            agree = agreement(chosen, intents=items)
-            print("  rules vs model:", json.dumps({k: v for k, v in agree.items() if k != "differences"}))
+        if "agreement" in r:
+            print("  rules vs model:", json.dumps({k: v for k, v in r["agreement"].items() if k != "differences"}))
             if args.misses:
-                for d in agree["differences"]:
+                for d in r["agreement"]["differences"]:
                     print("  differs:", json.dumps(d))
+    if args.json:
+        record = {
+            "backend": args.backend,
+            "model": config.model or getattr(backend, "model", "") or _served_model(config.base_url),
+            "schema_mode": getattr(backend, "mode", ""),
+            "sets": result,
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twm_agents.llm.embedded import Compilation, compile_intent, guard_issues, mentioned_slices, normalize
+from twm_agents.llm.embedded import Compilation, canonical, compile_intent, event_of, guard_issues, mentioned_slices
 from twm_gym.core.params import Scenario
-from twm_gym.intents.spec import IntentSpec, Issue, check, json_schema
+from twm_gym.intents.spec import IntentSpec, Issue, Objective, check, json_schema
 
 Backend = Callable[[str, dict[str, Any]], str]
 MAX_OUTPUT_CHARS = 20_000
@@ -99,14 +99,21 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
     unit (a percentage as a fraction and back, seconds as milliseconds, "the next 6 steps" as step
     5); every zone it names and every slice it bounds must be named in the text (by the
     compiler's slice words). A model cannot add a 1 % cap, a cell or a slice the operator did not
-    write. The objective weights are not numbers of the text and are not checked here."""
-    text = normalize(intent).lower()
+    write. Nor an event, a time window or a change of objective: an event must be the one the
+    text's own words name (the compiler's event vocabulary), a window needs steps in the text, and
+    an objective other than the default needs the text to speak of cost or of compliance."""
+    text = canonical(intent)  # number words as digits: "forty percent" states 40
     stated = {float(x) for x in _NUMBER.findall(text)}
     forms = stated | {x / 100 for x in stated} | {x * 100 for x in stated} | {x * 1000 for x in stated}
     forms |= {x - 1 for x in stated}
     named = set(mentioned_slices(text))
 
-    def known(x: float) -> bool:
+    def known(x: float | str) -> bool:
+        """Whether ``x`` (a number, or an id as text) is a plain number the text states."""
+        if isinstance(x, str):
+            if not re.fullmatch(r"\d{1,12}(?:\.\d{1,12})?", x.strip()):
+                return False  # an id such as "0.1ms" or "cell3": nothing the text states as a number
+            x = float(x)
         return any(abs(x - f) <= 1e-6 * max(1.0, abs(f)) for f in forms)
 
     out = []
@@ -121,7 +128,7 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
             if value is not None and not known(value) and not (value == 0.0 and re.search(r"\bzero\b", text)):
                 out.append(f"restrictions[{i}].{bound} {value:g}")
         for x in r.ids:
-            if (r.scope in ("cell", "link") and not known(float(x))) or (r.scope == "zone" and x not in text):
+            if (r.scope in ("cell", "link") and not known(x)) or (r.scope == "zone" and x not in text):
                 out.append(f"restrictions[{i}].ids {x}")
         if r.slice is not None and r.slice not in named:
             out.append(f"restrictions[{i}].slice {r.slice}")
@@ -131,9 +138,19 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
             if step != 0 and not known(float(step)):
                 out.append(f"window.{end} {step}")
     for x in spec.context.links_down:
-        if not known(float(x)):
+        if not known(x):
             out.append(f"context.links_down {x}")
+    if spec.context.event != "none" and spec.context.event != event_of(text):
+        out.append(f"context.event {spec.context.event}")
+    if spec.window is not None and not re.search(r"\bsteps?\b", text):
+        out.append("window (the intent names no steps)")
+    if spec.objective != Objective() and not re.search(_OBJECTIVE_WORDS, text):
+        out.append("objective (the intent says nothing of cost or compliance)")
     return out
+
+
+_OBJECTIVE_WORDS = r"cost|cheap|spend|money|econom|sav(?:e|ing)|budget|expens|margin|headroom|complian|safe|\bslas?\b"
+"""Words that make an objective other than the default a reading of the text."""
 
 
 def compile_with_backend(

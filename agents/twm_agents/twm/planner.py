@@ -472,7 +472,7 @@ class TWMPlanner(Agent):
         self._safe = self._safe_default
         if text is None:
             return
-        compiled = compile_with(text, scenario, self.llm_config, waived=card.waived)
+        compiled = compile_with(text, scenario, self.llm_config, waived=card.waived, backend=self.llm)
         self.intent_issues = [f"{i.field}: {i.message}" for i in compiled.issues]
         self._log("intent", {"text": text, "backend": compiled.backend, "issues": self.intent_issues})
         if compiled.spec is None:
