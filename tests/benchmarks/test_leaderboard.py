@@ -41,6 +41,19 @@ def test_a_plug_in_fwm_scores_as_the_shipped_model_it_wraps() -> None:
     assert shipped["splits"] == plugged["splits"] and 0.5 < shipped["splits"]["paper"]["r2"] <= 1.0
 
 
+def default_cdwm():  # type: ignore[no-untyped-def]
+    """A plug-in CDWM factory (here: the shipped one-city checkpoint)."""
+    from twm_agents.cdwm.predictor import CDWMModel
+
+    return CDWMModel.named("default")
+
+
+def test_a_plug_in_cdwm_scores_as_the_shipped_model_it_wraps() -> None:
+    shipped = leaderboard._axes("cdwm", "default", TINY)
+    plugged = leaderboard._axes("cdwm", f"{__name__}:default_cdwm", TINY)
+    assert shipped["splits"] == plugged["splits"] and shipped["splits"]["paper"]["crps"] > 0
+
+
 def test_cdwm_axes_and_a_one_city_model_on_held_out_cities() -> None:
     proto = Protocol("test", 1, 1, 1, (0,), 2, 2, 1, 1, splits=("paper", "test-cities"))
     flat = leaderboard._axes("cdwm", "default", proto)
