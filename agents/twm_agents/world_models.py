@@ -56,28 +56,37 @@ def available(kind: str) -> dict[str, str]:
     return out
 
 
-def load(kind: str, spec: str) -> Any:
-    """The model of ``kind`` that ``spec`` names: a shipped checkpoint, an installed plug-in, a
-    checkpoint path (with or without ``.safetensors``) or ``"package.module:attr"`` (a model, or a
-    callable returning one). Raises :class:`UnknownWorldModelError` naming the valid choices."""
+def locate(kind: str, spec: str) -> tuple[str, str]:
+    """Where ``spec`` points, without importing or loading anything: ``("checkpoint", ref)`` for a
+    shipped name or a checkpoint path, ``("import", "package.module:attr")`` for a plug-in or an
+    import path. Raises :class:`UnknownWorldModelError` naming the valid choices."""
     shipped = _shipped(_kind(kind))
     if spec in shipped or spec == "":
-        return _model_class(kind).named(spec)
+        return "checkpoint", spec
     plugins = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUPS[kind])}
-    target = plugins.get(spec)
-    if target is None and (Path(spec).is_file() or Path(spec + ".safetensors").is_file()):
-        return _model_class(kind).named(spec)
-    if target is None and ":" in spec and not Path(spec).exists():
-        target = spec
-    if target is None and ("/" in spec or spec.endswith(".safetensors")):
+    if spec in plugins:
+        return "import", plugins[spec]
+    if Path(spec).is_file() or Path(spec + ".safetensors").is_file():
+        return "checkpoint", spec
+    if ":" in spec and not Path(spec).exists():
+        return "import", spec
+    if "/" in spec or spec.endswith(".safetensors"):
         raise UnknownWorldModelError(
             f"{kind} {spec!r}: checkpoint file {spec.removesuffix('.safetensors')}.safetensors does not exist"
         )
-    if target is None:
-        raise UnknownWorldModelError(
-            f"{kind} {spec!r}: not a shipped checkpoint ({sorted(shipped)}), an installed plug-in "
-            f"({sorted(plugins)}), a checkpoint path, nor 'package.module:attr'"
-        )
+    raise UnknownWorldModelError(
+        f"{kind} {spec!r}: not a shipped checkpoint ({sorted(shipped)}), an installed plug-in "
+        f"({sorted(plugins)}), a checkpoint path, nor 'package.module:attr'"
+    )
+
+
+def load(kind: str, spec: str) -> Any:
+    """The model of ``kind`` that ``spec`` names (:func:`locate`): a shipped checkpoint, an installed
+    plug-in, a checkpoint path (with or without ``.safetensors``) or ``"package.module:attr"`` (a
+    model, or a callable returning one)."""
+    how, target = locate(kind, spec)
+    if how == "checkpoint":
+        return _model_class(kind).named(target)
     return _check(kind, spec, _import(kind, spec, target))
 
 

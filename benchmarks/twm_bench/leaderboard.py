@@ -114,14 +114,11 @@ def _world_model_specs(fwms: tuple[str, ...], cdwms: tuple[str, ...]) -> list[tu
 
     specs = [("fwm", s) for s in dict.fromkeys((*FWMS, *fwms))] + [("cdwm", s) for s in dict.fromkeys((*CDWMS, *cdwms))]
     for kind, spec in specs:  # fail fast, before any run, on a name that resolves to nothing
-        if spec not in world_models.available(kind) and ":" not in spec and not _is_checkpoint(spec):
-            valid = sorted(world_models.available(kind))
-            raise SpecError(f"{kind} {spec!r}: not one of {valid}, a checkpoint path or module:attr")
+        try:
+            world_models.locate(kind, spec)
+        except world_models.UnknownWorldModelError as exc:
+            raise SpecError(str(exc)) from None
     return specs
-
-
-def _is_checkpoint(spec: str) -> bool:
-    return Path(spec).is_file() or Path(spec + ".safetensors").is_file()
 
 
 def _slug(kind: str, spec: str) -> str:
