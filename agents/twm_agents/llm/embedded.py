@@ -1,21 +1,18 @@
 """The embedded intent compiler: deterministic rules, no model download. Every result says so.
 
-It reads an operator intent clause by clause (clauses split on ``;`` ``.`` ``,`` and "while",
-"but"), recognizing:
+The text is first put in one spelling per meaning (:func:`canonical`: number words and fractions
+as numbers, units as ``%``/``ms``/``s``, comparison symbols as words), then split into clauses (on
+``;`` ``.`` ``,`` dashes, "while", "but"; a clause that only says where is joined to its
+neighbour). Each clause's ceilings and share bounds are read quantity by quantity
+(:mod:`twm_agents.llm.requirements`); the whole text gives
 
-* slices by name or paraphrase (eMBB / mobile broadband / video; URLLC / low-latency /
-  critical / hospital traffic; FWA / fixed wireless / home internet);
-* SLA ceilings: a slice, a metric (latency / delay / p99 -> URLLC 99th-percentile latency;
-  loss / drops -> loss) and a bound ("below", "under", "at most", "no more than", "<=", "not
-  exceed", "never above") with units (ms, s, %, percent; a bare loss below 1 is a fraction);
-* share floors and caps ("at least 20 % URLLC in the hospital cells", "cap eMBB at 50 % on link
-  3", "set URLLC to zero") on cells, links, zones or everywhere;
-* objective emphasis ("cut cost", "cheap" -> cost weight 1; "ignore cost", "regardless of cost" ->
-  0; "balance" -> both 1);
-* time windows ("for the next 6 steps", "steps 3 to 8") and context ("link 2 in maintenance",
+* the objective ("cut cost", "cheap", "cost reduction" -> cost weight 1; "ignore cost",
+  "regardless of cost", "money is no object" -> 0; "balance" -> both 1);
+* a time window ("for the next 6 steps", "steps 3 to 8") and context ("link 2 in maintenance",
   "commuter wave", "hotspot at the hospital");
-* attempts to waive the SLA ("ignore the SLA", "disable the SLA") as an issue: hard SLAs are not
-  negotiable.
+* refusals that hold whatever compiles the text (:func:`guard_issues`): too long, letters outside
+  the Latin alphabet, text addressed to the compiler, requests to waive the SLA (only a typed field
+  of the episode may).
 
 Whatever it cannot read becomes an issue with a clarifying question, never a guess.
 """
@@ -28,47 +25,12 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from twm_agents.llm.requirements import read, slices_in, where_only
 from twm_gym.core.params import Scenario
 from twm_gym.intents.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
 
 BACKEND = "embedded"
 NOTE = "compiled by the embedded rule-based backend (no language model)"
-
-_SLICE_WORDS = {
-    "embb": r"e-?mbb|mobile broadband|broadband|video|streaming",
-    "urllc": r"urllc|low[- ]latency|mission[- ]critical|critical|hospital traffic|medical",
-    "fwa": r"fwa(?! (?:zone|area|district|sites?))|fixed[- ]wireless|home internet|home broadband",
-}
-_NUM = r"(\d+(?:\.\d+)?)"
-_CEILING = (
-    r"(?:below|under|at most|no more than|not more than|less than|lower than|(?:no|not) higher than|within|<=|<|"
-    r"max(?:imum)?(?: of)?|"
-    r"(?:must|should|may|to|will)?\s*(?:not|never|n't)\s+"
-    r"(?:exceed|go (?:above|over)|rise above|be (?:above|over|more than))"
-    r"|never (?:above|over|exceed)|capped at|up to|exceed(?:s|ing)?|go (?:above|over)|rise above|(?:sur)?pass(?:es)?"
-    r"|(?:limit|hold|restrict|cap)(?:s|ed|ping)?(?:\s+[\w'-]+){0,8}?\s+to)"
-)
-_ABOVE_NEGATED = r"(?:never|not|n't)\s+(?:\w+\s+)?(?:drop|fall|go|dip|sink)\s+(?:below|under|beneath)"
-"""A floor said as a negated fall: "should never drop below", "must not fall under"."""
-_NEGATED = r"(?:never|not|n't)\b[^%\d;]{0,40}?"
-"""A negation and up to 40 other characters: "never has less than", "don't give broadband more than"."""
-_FLOOR = (
-    r"(?:at least|minimum(?: of)?|min\.?|no less than|not less than|(?:a )?floor of|reserve|guarantee|keep|"
-    rf"{_ABOVE_NEGATED}|{_NEGATED}(?:less|lower) than)"
-)
-_CAP = (
-    r"(?:at most|cap(?:s|ped|ping)?(?:\s+[\w'-]+){0,8}? (?:at|to)|no more than|"
-    r"(?:limit|restrict)(?:s|ed|ing)?(?:\s+[\w'-]+){0,8}? to|maximum(?: of)?|max\.?|"
-    rf"{_NEGATED}(?:more|higher|above) than)"
-)
-_OR_MORE = rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*(?:or (?:more|above|higher)|(?:[a-z-]+\s+){{0,2}}?(?:minimum|floor)\b)"
-_OR_LESS = (
-    rf"(?<![\d.]){_NUM}\s*(%|percent)?\s*(?:or (?:less|below|lower)|(?:[a-z-]+\s+){{0,2}}?(?:maximum|cap|ceiling)\b)"
-)
-"""A bound after its number: "30% or more", "a 30% minimum URLLC share", "a 35% FWA floor"."""
-_LOSS = r"loss|losses|\bdrops?\b|dropped|\blost\b|\blose\b|losing"
-"""Words of a loss ceiling (read after removing :data:`_ABOVE_NEGATED`: "never drop below 40%" is a
-floor on a share, not a loss)."""
 
 
 @dataclass
@@ -125,6 +87,17 @@ _SYMBOLS = (
     (r"#\s*(?=\d)", ""),
     (r"per cent", "percent"),
 )
+_UNIT_SPELLINGS = (
+    (r"(?<=\d)\s*(?:%|percent\b|per cent\b|pct\b|percentage points?\b)", "%"),
+    (r"(?<=\d)\s*(?:milliseconds?|millisecs?|msecs?|ms)\b", " ms"),
+    (r"(?<=\d)\s*(?:seconds?|secs?|s)\b", " s"),
+)
+_FRACTIONS = {"half": 50, "third": 100 / 3, "quarter": 25, "fifth": 20, "tenth": 10}
+_FRACTION = re.compile(
+    r"\b(?:(a|one|two|three)[- ])?(half|third|quarter|fifth|tenth)s?\b(?= of\b)"
+    r"|\b(?:a |one )?half\b(?= (?:the|its|their)\b)"
+)
+_ZERO = re.compile(r"\b(?:to|at) zero\b|\bzero(?= (?:share|percent|%|prbs?|capacity|bandwidth|resources)\b)")
 
 
 def canonical(text: str) -> str:
@@ -141,6 +114,15 @@ def canonical(text: str) -> str:
         return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
 
     t = _NUMBER_WORD.sub(digits, t)
+    for pattern, word in _UNIT_SPELLINGS:
+        t = re.sub(pattern, word, t)
+
+    def fraction(m: re.Match[str]) -> str:
+        count = {"a": 1, "one": 1, "two": 2, "three": 3, None: 1}[m.group(1)]
+        return f"{count * _FRACTIONS[m.group(2) or 'half']:.6g}%"
+
+    t = _FRACTION.sub(fraction, t)
+    t = _ZERO.sub(lambda m: m.group(0).replace("zero", "0%"), t)
     return re.sub(r"\s+", " ", t).strip()
 
 
@@ -149,7 +131,7 @@ _ROLE_MARKER = re.compile(
 )
 _OVERRIDE = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b[^.;]{0,40}?\b(?:instructions?|prompts?|rules|policy|policies)\b"
-    r"|\b(?:guardrails?|safety|sla|slas|constraints?|checks?)\s+(?:are\s+|is\s+)?(?:disabled|off|removed|waived|suspended)\b"
+    r"|\b(?:guardrails?|safety|checks?)\s+(?:are\s+|is\s+)?(?:disabled|off|removed|waived|suspended)\b"
 )
 
 
@@ -198,10 +180,12 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
     if refused:
         return Compilation(None, refused)
     t = " " + canonical(text) + " "
+    zones = tuple(z.name for z in scenario.city.zones)
     issues: list[Issue] = []
+    notes = [NOTE]
     constraints: list[SLAConstraint] = []
     restrictions: list[Restriction] = []
-    for clause in _clauses(t):
+    for clause in _clauses(t, zones):
         if _NEGATED_ACTION.search(clause) and not _COMPARISON.search(clause):
             issues.append(
                 Issue(
@@ -212,31 +196,45 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
             )
             continue
         try:
-            found, restricted = _constraints(clause), _restrictions(clause)
+            reading = read(clause, zones)
         except ValidationError as exc:  # a number out of range (a 400-digit ceiling is inf): ask, never crash
             first = exc.errors()[0]
             where = "constraints" if exc.title == "SLAConstraint" else "restrictions"
             what = ".".join(str(x) for x in first["loc"])
             issues.append(Issue(field=where, message=f"{what}: {first['msg']}", question="Can you restate the number?"))
             continue
-        if found and _scope(clause)[0] in ("cell", "link"):
-            issues.append(
-                Issue(
-                    field="constraints",
-                    message="SLA ceilings apply to a whole slice; a ceiling scoped to cells or links is not supported",
-                    question="Should the ceiling apply to the whole slice, or did you mean a share floor there?",
+        for scope in reading.scoped_ceilings:
+            if scope in ("cell", "link"):
+                issues.append(
+                    Issue(
+                        field="constraints",
+                        message="SLA ceilings apply to a whole slice; a ceiling on cells or links is not supported",
+                        question="Should the ceiling apply to the whole slice, or did you mean a share floor there?",
+                    )
                 )
-            )
-        constraints += found
-        restrictions += restricted
-        if not (found or restricted) and _unread(clause):
+            else:
+                notes.append(f"a ceiling said for zone {scope} applies to the whole slice (stricter than asked)")
+        constraints += reading.constraints
+        restrictions += reading.restrictions
+        for part in reading.unread:
             issues.append(
                 Issue(
                     field="intent",
-                    message=f"part of the intent was not understood: {clause.strip()!r}",
+                    message=f"part of the intent was not understood: {part!r}",
                     question="Can you restate it (a slice, a bound, a unit: 'URLLC latency below 10 ms')?",
                 )
             )
+        said = reading.constraints or reading.restrictions or reading.unread
+        if not said and slices_in(clause):
+            issues.append(
+                Issue(
+                    field="intent",
+                    message=f"a slice is named with no bound on it: {clause.strip()!r}",
+                    question="What should hold for it (a floor, a cap or a ceiling, with a number)?",
+                )
+            )
+    restrictions, contradictions = _merged(restrictions)
+    issues += contradictions
     issues += objective_issues(t)
     negative = re.search(r"(?<![\w.])-\s*\d+(?:\.\d+)?", t)
     if negative:
@@ -272,21 +270,20 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
         where = ".".join(str(x) for x in first["loc"]) or "intent"
         return Compilation(None, [*issues, Issue(field=where, message=first["msg"], question="Can you restate it?")])
     issues += check(spec, scenario)
-    return Compilation(spec if not issues else None, issues)
+    return Compilation(spec if not issues else None, issues, notes=notes)
 
 
 MAX_INTENT_CHARS = 2_000
 """The longest intent compiled: an operator's intent is a few sentences, and every rule then runs
 in well under 100 ms."""
-_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*(?:(?:at|on|in) )?(?:(?:cell|link)s?\s*)?\d+)*"
-"""Numbers joined by separators; each separator needs a number after it, so a list has one parse
-(the nested optional separators it replaces backtracked exponentially on a long run of digits)."""
 _ID_LIST_AND = r"\d+(?:\s*(?:,|and)\s*\d+)*"
-_ID_LIST_AND_WORDS = r"\d+(?:\s*(?:,|and|&)\s*(?:(?:cell|link)s?\s*)?\d+)*"
 
+_GUARDED = r"(?:slas?|constraints?|guardrails?|ceilings?|safety)"
 _WAIVER = re.compile(
-    r"(ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|remove)\s+(the\s+|all\s+|any\s+|every\s+)?"
-    r"(sla|slas|constraints?|guardrails?|ceilings?|safety)"
+    r"(?:ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|switch off|remove|lift|relax)\s+"
+    rf"(?:(?:the|all|any|every|our|its|their|urllc|embb|fwa|slice'?s?)\s+){{0,3}}{_GUARDED}"
+    rf"|\b{_GUARDED}\s+(?:are\s+|is\s+)?(?:disabled|off|removed|waived|suspended|lifted)\b"
+    rf"|\b(?:turn|switch|shut|take)\s+(?:(?:the|all|any|every|our|its|their|urllc|embb|fwa)\s+){{0,3}}{_GUARDED}\s+(?:off|down|out)\b"
 )
 
 
@@ -303,166 +300,82 @@ def waiver_issues(text: str) -> list[Issue]:
     return []
 
 
-_WHERE_ONLY = re.compile(
-    r"(?:on|in|at|for|along|around)?\s*(?:the\s+)?"
-    rf"(?:(?:cells?|links?)\s*#?_?{_ID_LIST_AND_WORDS}|\w+ (?:zone|area|cells|sites))"
-)
-
-
-def _unread(clause: str) -> bool:
-    """Whether a clause that gave no ceiling or bound still says something: a slice, or a number that
-    no window, event or objective accounts for (nothing recognized is dropped silently)."""
-    if _slices(clause):
-        return True  # a slice named with no bound on it
-    if not re.search(r"\d", clause):
-        return False
-    explained = _window(clause) is not None or _context(clause) != Context() or _objective(clause) != Objective()
-    return not explained
-
-
-def _clauses(t: str) -> list[str]:
-    """Clauses of ``t``; a clause that only says where ("on link 2", "in the hospital cells") is
-    joined to the next, which says what."""
-    parts = [p.strip() for p in re.split(r";|(?<!\d)\.|\.(?!\d)|,(?! ?\d)| while | but | whilst ", t) if p.strip()]
+def _clauses(t: str, zones: tuple[str, ...]) -> list[str]:
+    """Clauses of ``t``; a clause that only says where ("on link 2", "along the corridor,", "fwa
+    zone") is joined to the next, which says what (to the one before when it comes last)."""
+    parts = [p.strip() for p in re.split(r";|(?<!\d)\.|\.(?!\d)|,(?! ?\d)| while | but | whilst | [-—–]+ |[—–]", t)]
     out: list[str] = []
     carry = ""
-    for part in parts:
-        if _WHERE_ONLY.fullmatch(part):
+    for part in filter(None, parts):
+        if where_only(part, zones):
             carry += part + " "
             continue
         out.append(" " + carry + part + " ")
         carry = ""
     if carry:
-        out.append(" " + carry)
+        if out:
+            out[-1] += carry
+        else:
+            out.append(" " + carry)
     return out
 
 
 def mentioned_slices(text: str) -> list[str]:
     """The slices ``text`` names (by the rules' slice words), in order of first mention."""
-    return _slices(" " + text.lower() + " ")
+    return list(dict.fromkeys(s for _, _, s in slices_in(canonical(text))))
 
 
-def _slices(clause: str) -> list[str]:
-    found = []
-    for name, words in _SLICE_WORDS.items():
-        m = re.search(rf"\b(?:{words})\b", clause)
-        if m:
-            found.append((m.start(), name))
-    return [n for _, n in sorted(found)]
+def _merged(restrictions: list[Restriction]) -> tuple[list[Restriction], list[Issue]]:
+    """One restriction per (scope, ids, slice): a floor and a cap said apart ("at least 30% ...; at most
+    50% ...") join, so that :func:`check` sees a floor above its cap; two different floors (or caps)
+    for the same place and slice are a contradiction."""
+    out: dict[tuple[str, tuple[str, ...], str | None], Restriction] = {}
+    issues: list[Issue] = []
+    for r in restrictions:
+        key = (r.scope, r.ids, r.slice)
+        if key not in out:
+            out[key] = r
+            continue
+        old = out[key]
+        joined = {}
+        for bound in ("floor", "cap"):
+            mine, theirs = getattr(r, bound), getattr(old, bound)
+            if mine is not None and theirs is not None and mine != theirs:
+                where = f"{r.scope} {','.join(r.ids) or 'all'}"
+                issues.append(
+                    Issue(
+                        field="restrictions",
+                        message=f"two different {bound}s for {r.slice or 'every slice'} on {where}: "
+                        f"{theirs:g} and {mine:g}",
+                        question=f"Which {bound} applies?",
+                    )
+                )
+            joined[bound] = theirs if theirs is not None else mine
+        out[key] = old.model_copy(update=joined)
+    return list(out.values()), issues
 
 
-def _constraints(clause: str) -> list[SLAConstraint]:
-    out = []
-    latency = re.search(r"latency|delay|p99|99th|response time", clause)
-    loss = re.search(_LOSS, re.sub(_ABOVE_NEGATED, " ", clause))
-    slices = _slices(clause)
-    # Every bound in the clause is read (two different ceilings for one quantity are a contradiction
-    # that check() reports, not a choice of the first).
-    read: set[int] = set()  # where each number read starts: one bound per number, however many phrasings match it
-    if latency:
-        ceilings = rf"{_CEILING}\s*(?:of\s*)?~?{_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\b"
-        after = rf"(?<![\d.]){_NUM}\s*(ms|milliseconds?|msec|s|seconds?)\s+or (?:less|below|lower)\b"
-        for m in [*re.finditer(ceilings, clause), *re.finditer(after, clause)]:
-            if m.start(1) in read:
-                continue
-            read.add(m.start(1))
-            value = float(m.group(1))
-            ms = value * 1000.0 if m.group(2).startswith("s") else value
-            for s in slices or ["urllc"]:
-                out.append(SLAConstraint(slice=s, metric="latency_p99", max=ms, unit="ms"))  # type: ignore[arg-type]
-    if loss:
-        after = rf"(?<![\d.]){_NUM}\s*(%|percent|pct)?\s+or (?:less|below|lower)\b"
-        for m in [
-            *re.finditer(rf"{_CEILING}\s*(?:of\s*)?{_NUM}\s*(%|percent|pct)?", clause),
-            *re.finditer(after, clause),
-        ]:
-            if m.start(1) in read:
-                continue
-            read.add(m.start(1))
-            value = float(m.group(1))
-            pct = value if m.group(2) else (value * 100.0 if value <= 1.0 else value)
-            for s in slices:
-                out.append(SLAConstraint(slice=s, metric="loss", max=pct, unit="%"))  # type: ignore[arg-type]
-    return out
-
-
-def _scope(clause: str) -> tuple[str, tuple[str, ...]]:
-    m = re.search(rf"\bcells?\s*#?_?({_ID_LIST})", clause)
-    if m:
-        return "cell", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
-    m = re.search(rf"\blinks?\s*#?_?({_ID_LIST})", clause)
-    if m and not re.search(r"maintenance|down|fail", clause):
-        return "link", tuple(dict.fromkeys(re.findall(r"\d+", m.group(1))))
-    zones = []
-    if re.search(r"hospital(?! traffic)", clause):
-        zones.append("hospital")
-    if re.search(r"corridor|commuter", clause):
-        zones.append("corridor")
-    if re.search(r"fwa (?:zone|area|district|sites?)", clause):
-        zones.append("fwa")
-    # Any other named zone is kept by name, so that check() reports it if the city has none such.
-    for m in re.finditer(r"\bzone\s+(\d+)|\b(\w+)(?=\s+(?:zone|area|district)\b)", clause):
-        name = m.group(1) or m.group(2)
-        if name not in _NOT_A_NAME and name not in ("hospital", "corridor", "fwa", "commuter") and name not in zones:
-            zones.append(name)
-    if zones:
-        return "zone", tuple(zones)
-    return "all", ()
-
-
-_NOT_A_NAME = frozenset(
-    "the this that each every any a whole same entire one its their of in on at to for and or is are".split()
-)
-
-
-def _share(value: str, unit: str | None) -> float:
-    v = float(value)
-    return v / 100.0 if unit or v > 1.0 else v
-
-
-def _restrictions(clause: str) -> list[Restriction]:
-    unnamed = re.sub(rf"\b(?:{'|'.join(_SLICE_WORDS.values())})\b", " ", clause)  # "low-latency" names a slice
-    if re.search(rf"latency|delay|p99|{_LOSS}", re.sub(_ABOVE_NEGATED, " ", unnamed)):
-        return []  # an SLA clause, not a share restriction
-    slices = _slices(clause)
-    out = []
-    scope, ids = _scope(clause)
-    zero = re.search(r"(?:set|cut|reduce|drop)\s+(?:the\s+)?(?:\w+\s+)?(?:shares?\s+)?(?:to|at)\s+(?:zero|0)\b", clause)
-    if zero and slices:
-        for s in slices:
-            out.append(Restriction(scope=scope, ids=ids, slice=s, cap=0.0))  # type: ignore[arg-type]
-        return out
-    floor = re.search(rf"{_FLOOR}\s*{_NUM}\s*(%|percent)?", clause) or re.search(_OR_MORE, clause)
-    cap = re.search(rf"{_CAP}\s*{_NUM}\s*(%|percent)?", clause) or re.search(_OR_LESS, clause)
-    if not (floor or cap):
-        return []
-    if floor and cap and floor.start() == cap.start():
-        floor = None  # "at most" read as a cap only
-    lo = _share(floor.group(1), floor.group(2)) if floor else None
-    hi = _share(cap.group(1), cap.group(2)) if cap else None
-    targets: list[str | None] = [*slices] if slices else [None]
-    for target in targets:
-        out.append(Restriction(scope=scope, ids=ids, slice=target, floor=lo, cap=hi))  # type: ignore[arg-type]
-    return out
-
-
+_COST = r"(?:costs?|spend(?:ing)?|expenses?|expenditures?|money|opex|resources)"
+"""Nouns of what the cost objective counts."""
 _NO_COST = re.compile(
-    r"ignore (?:the )?costs?|regardless of (?:the )?costs?|whatever it costs|no matter (?:the |what it )?costs?"
-    r"|(?:do not|don't) care about (?:the )?costs?"
-    r"|costs? (?:is |are )?(?:no|not an?|of no) (?:concern|issue|object|importance|matter)"
-    r"|costs? (?:does not|doesn't|do not|don't) matter|costs? (?:is |are )?(?:irrelevant|unimportant)"
-    r"|(?:do not|don't|dont|never) (?:worry|mind) about (?:the )?costs?|never mind (?:the )?costs?"
-    r"|spend whatever|whatever (?:is needed|it takes)|at any cost|cost is no object"
+    rf"(?:ignore|disregard|regardless of|no matter|never mind|(?:do not|don't|dont) care about"
+    rf"|(?:do not|don't|dont|never) (?:worry|mind) about) (?:the |what it |what they |our )?{_COST}"
+    rf"|{_COST} (?:is |are )?(?:no|not an?|not our|of no) (?:concern|issue|object|importance|matter|priority)"
+    rf"|{_COST} (?:does not|doesn't|do not|don't) matter|{_COST} (?:is |are )?(?:irrelevant|unimportant)"
+    r"|spend whatever|whatever (?:is needed|it takes|it costs|the cost)|at any cost"
 )
 _SAVE = re.compile(
-    r"(?:cut|save|saving|reduce|lower|minimi[sz]e|trim|cheap|cheaper|cost[- ]efficient|economi[sz]e)\w*"
-    r"|spend(?:ing)? less|less spending"
+    rf"(?:cut|save|saving|reduc|lower|minimi[sz]|trim|limit|economi[sz])\w*\s+(?:[a-z]+\s+){{0,3}}?{_COST}"
+    rf"|{_COST} (?:reduction|savings?|cuts?|cutting|efficien\w*)|cost[- ]efficien\w*|cheap\w*|economi[sz]\w*"
+    r"|spend(?:ing)? (?:less|as little)|less spending|(?:tight|limited|small) budget|budget is (?:tight|limited|small)"
 )
+"""Asking to spend less: a saving verb a few words before what is spent ("cut costs", "minimize the
+operating cost", "save as much money"), a saving noun after it ("cost reduction"), "cheap"."""
 
 
 def objective_issues(t: str) -> list[Issue]:
     """An issue when ``t`` asks both to save cost and to disregard it."""
-    if _NO_COST.search(t) and _SAVE.search(_NO_COST.sub(" ", t)) and re.search(r"cost|cheap|spend|money|econom", t):
+    if _NO_COST.search(t) and _SAVE.search(_NO_COST.sub(" ", t)):
         return [
             Issue(
                 field="objective",
@@ -478,7 +391,7 @@ def _objective(t: str) -> Objective:
         return Objective(compliance=1.0, cost=0.0)
     if re.search(r"balance", t) and re.search(r"cost", t):
         return Objective(compliance=1.0, cost=1.0)
-    if _SAVE.search(t) and re.search(r"cost|cheap|spend|money|resources|economi", t):
+    if _SAVE.search(t):
         return Objective(compliance=1.0, cost=1.0)
     return Objective()
 

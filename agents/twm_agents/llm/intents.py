@@ -345,8 +345,14 @@ the estimate of the embedded compiler's accuracy on wording nobody tuned it for.
 
 
 def _normalize(obj: Any) -> Any:
+    """``obj`` with tuples as lists and a spec's constraints and restrictions in one order (they are
+    sets: the scorer gives them no order)."""
     if isinstance(obj, dict):
-        return {k: _normalize(v) for k, v in obj.items()}
+        out = {k: _normalize(v) for k, v in obj.items()}
+        for key in ("constraints", "restrictions"):
+            if isinstance(out.get(key), list):
+                out[key] = sorted(out[key], key=lambda x: json.dumps(x, sort_keys=True))
+        return out
     if isinstance(obj, (list, tuple)):
         return [_normalize(v) for v in obj]
     return obj
