@@ -178,6 +178,12 @@ def _llm_agreement() -> str:
     return report_table(json.loads((DATA / "agreement_smollm2.json").read_text()))
 
 
+def _llm_compiler() -> str:
+    from twm_agents.llm.intents import report_table
+
+    return report_table(json.loads((DATA / "compiler_embedded.json").read_text()))
+
+
 def _cli() -> str:
     from twm_bench.cli import reference
 
@@ -222,6 +228,7 @@ BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "cdwm_fields": ("the metrics of agents/twm_agents/cdwm/checkpoints/sets-{csw,fields}.json", _cdwm_fields),
     "prescreen": ("python benchmarks/perf/perf_prescreen.py --table docs/data/prescreen.json", _prescreen),
     "twin_sizes": ("python benchmarks/perf/perf_twin.py --table docs/data/twin_sizes.json", _twin_sizes),
+    "llm_compiler": ("python -m twm_agents.llm.intents --table docs/data/compiler_embedded.json", _llm_compiler),
     "llm_agreement": ("python -m twm_agents.llm.intents --table docs/data/agreement_smollm2.json", _llm_agreement),
     "agent_protocol": ("the docstrings of agents/twm_agents/base.py", _agent_protocol),
 }

@@ -1,0 +1,105 @@
+"""The embedded compiler's reading of requirements: one quantity at a time, each with its own bound,
+slice and place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from twm_agents.llm.embedded import canonical, compile_intent
+from twm_agents.llm.requirements import read, slices_in
+from twm_gym.scenarios import load_scenario
+
+SC = load_scenario("hotspot-id")
+ZONES = tuple(z.name for z in SC.city.zones)
+
+
+def spec(text: str) -> dict[str, Any]:
+    result = compile_intent(text, SC)
+    assert result.spec is not None, result.issues
+    return result.spec.model_dump(exclude_defaults=True)
+
+
+def test_each_quantity_keeps_its_own_bound_and_slice() -> None:
+    got = spec("Guarantee URLLC 30% on cell 2 and cap video at 40% on cell 5")
+    assert [(r["slice"], r["ids"], r.get("floor"), r.get("cap")) for r in got["restrictions"]] == [
+        ("urllc", ("2",), 0.3, None),
+        ("embb", ("5",), None, 0.4),
+    ]
+    got = spec("cut cost but keep URLLC delay below 20 ms and eMBB loss below 15%")
+    assert {(c["slice"], c["metric"], c["max"]) for c in got["constraints"]} == {
+        ("urllc", "latency_p99", 20.0),
+        ("embb", "loss", 15.0),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "bound"),
+    [
+        ("URLLC should never fall below 30% on cell 1", "floor"),
+        ("URLLC must not exceed 30% on cell 1", "cap"),
+        ("keep URLLC above 30% on cell 1", "floor"),
+        ("keep URLLC below 30% on cell 1", "cap"),
+        ("don't give URLLC less than 30% on cell 1", "floor"),
+        ("URLLC: 30% or more on cell 1", "floor"),
+        ("throttle URLLC to 30% on cell 1", "cap"),
+    ],
+)
+def test_a_negation_flips_below_and_above(text: str, bound: str) -> None:
+    (r,) = spec(text)["restrictions"]
+    other = "cap" if bound == "floor" else "floor"
+    assert r[bound] == 0.3 and other not in r
+
+
+def test_slices_are_read_by_their_longest_name() -> None:
+    assert [s for _, _, s in slices_in("home broadband and mobile broadband and low-latency")] == [
+        "fwa",
+        "embb",
+        "urllc",
+    ]
+    assert spec("home broadband loss at most 8%")["constraints"] == (
+        {"slice": "fwa", "metric": "loss", "max": 8.0, "unit": "%"},
+    )
+
+
+def test_places_a_clause_names_apart_or_before() -> None:
+    got = spec("Along the corridor, eMBB may use at most 45% of each cell")
+    assert got["restrictions"][0]["ids"] == ("corridor",)
+    got = spec("reserve 30% urllc on cell 3 and in the hospital zone")
+    assert {(r["scope"], r["ids"]) for r in got["restrictions"]} == {("cell", ("3",)), ("zone", ("hospital",))}
+    got = spec("Minimum FWA allocation: 20 percent, fwa zone")  # the place said last
+    assert got["restrictions"][0]["ids"] == ("fwa",)
+
+
+def test_a_floor_and_a_cap_said_apart_join_and_conflicts_are_issues() -> None:
+    (r,) = spec("at least 20% URLLC on cell 2; at most 50% URLLC on cell 2")["restrictions"]
+    assert (r["floor"], r["cap"]) == (0.2, 0.5)
+    fields = [i.field for i in compile_intent("at least 60% embb on cell 2. at most 50% embb on cell 2", SC).issues]
+    assert fields == ["restrictions[0].floor"]
+    fields = [
+        i.field for i in compile_intent("at least 20% urllc on cell 2 and at least 30% urllc on cell 2", SC).issues
+    ]
+    assert fields == ["restrictions"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "URLLC latency at least 10 ms",  # a floor on latency is no requirement
+        "URLLC p99 below 12",  # a latency with no unit
+        "loss below 5%",  # loss of which slice
+        "URLLC 30% on cell 2",  # no bound at all
+    ],
+)
+def test_what_cannot_be_bound_is_an_issue_not_a_guess(text: str) -> None:
+    assert compile_intent(text, SC).spec is None
+    assert read(" " + canonical(text) + " ", ZONES).unread
+
+
+def test_canonical_spells_units_fractions_and_zero_once() -> None:
+    assert canonical("half of cell 1, a quarter of cell 2, 13msec, 0.02 seconds, 40 pct") == (
+        "50% of cell 1, 25% of cell 2, 13 ms, 0.02 s, 40%"
+    )
+    assert canonical("give eMBB zero share") == "give embb 0% share"
+    assert compile_intent("give eMBB zero share on all cells", SC).issues[0].field == "restrictions[0].cap"
