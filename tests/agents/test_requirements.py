@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from twm_agents.llm.embedded import canonical, compile_intent
-from twm_agents.llm.requirements import read, slices_in
+from twm_agents.llm.requirements import City, read, slices_in
 from twm_gym.scenarios import load_scenario
 
 SC = load_scenario("hotspot-id")
-ZONES = tuple(z.name for z in SC.city.zones)
+CITY = City.of(SC)
 
 
 def spec(text: str) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def test_a_floor_and_a_cap_said_apart_join_and_conflicts_are_issues() -> None:
 )
 def test_what_cannot_be_bound_is_an_issue_not_a_guess(text: str) -> None:
     assert compile_intent(text, SC).spec is None
-    assert read(" " + canonical(text) + " ", ZONES).unread
+    assert read(" " + canonical(text) + " ", CITY).unread
 
 
 def test_canonical_spells_units_fractions_and_zero_once() -> None:
@@ -103,3 +103,29 @@ def test_canonical_spells_units_fractions_and_zero_once() -> None:
     )
     assert canonical("give eMBB zero share") == "give embb 0% share"
     assert compile_intent("give eMBB zero share on all cells", SC).issues[0].field == "restrictions[0].cap"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["between 20% and 40% URLLC on cell 1", "URLLC 20-40% on cell 1", "URLLC should get 20 to 40 percent of cell 1"],
+)
+def test_a_range_is_a_floor_and_a_cap(text: str) -> None:
+    (r,) = spec(text)["restrictions"]
+    assert (r["ids"], r["floor"], r["cap"]) == (("1",), 0.2, 0.4)
+
+
+def test_id_ranges_and_exceptions_spell_out_ids() -> None:
+    assert spec("reserve 30% for urllc on cells 3-5")["restrictions"][0]["ids"] == ("3", "4", "5")
+    assert spec("Restrict eMBB on link 2 to 40%")["restrictions"][0]["ids"] == ("2",)  # an id, then a bound
+    got = spec("URLLC share >= 25% in all cells except cell 4")["restrictions"][0]
+    assert got["scope"] == "cell" and got["ids"] == tuple(str(c) for c in range(10) if c != 4)
+    assert spec("cap embb at 50% on links 1 to 3 except link 2")["restrictions"][0]["ids"] == ("1", "3")
+    assert compile_intent("at least 10% urllc everywhere except the hospital", SC).spec is None  # no ids spell it
+
+
+def test_every_slice_windows_and_what_the_rules_do_not_know() -> None:
+    assert {c["slice"] for c in spec("no more than 5% loss for anyone")["constraints"]} == {"embb", "urllc", "fwa"}
+    assert spec("keep URLLC delay under 10 ms for 3 steps")["window"] == {"end": 2}
+    for text, field in [("keep urllc at 30% min on c3", "intent"), ("URLLC p99.9 under 10 ms", "constraints")]:
+        result = compile_intent(text, SC)
+        assert result.spec is None and result.issues[0].field == field

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from twm_agents.llm.requirements import read, slices_in, where_only
+from twm_agents.llm.requirements import City, read, slices_in, where_only
 from twm_gym.core.params import Scenario
 from twm_gym.intents.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
 
@@ -97,6 +97,13 @@ _FRACTION = re.compile(
     r"\b(?:(a|one|two|three)[- ])?(half|third|quarter|fifth|tenth)s?\b(?= of\b)"
     r"|\b(?:a |one )?half\b(?= (?:the|its|their)\b)"
 )
+_RANGE = re.compile(
+    r"\bbetween (\d+(?:\.\d+)?)(?:%| ms| s)? and (\d+(?:\.\d+)?)(%| ms| s)(?![\w.])"
+    r"|(?<!from )(?<!cell )(?<!cells )(?<!link )(?<!links )(?<!step )(?<!steps )(?<![\w.])"
+    r"(\d+(?:\.\d+)?)(?:%| ms| s)?\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)(%| ms| s)(?![\w.])"
+)
+"""A range of a quantity ("20-40%", "20 to 40 percent", "between 20 and 40%"): a bound at each end.
+Not "from 40% to 30%", which says a change, nor "link 2 to 40%", an id then a bound."""
 _ZERO = re.compile(r"\b(?:to|at) zero\b|\bzero(?= (?:share|percent|%|prbs?|capacity|bandwidth|resources)\b)")
 
 
@@ -122,6 +129,12 @@ def canonical(text: str) -> str:
         return f"{count * _FRACTIONS[m.group(2) or 'half']:.6g}%"
 
     t = _FRACTION.sub(fraction, t)
+
+    def bounds(m: re.Match[str]) -> str:
+        lo, hi, unit = m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)
+        return f"at least {lo}{unit} and at most {hi}{unit}"
+
+    t = _RANGE.sub(bounds, t)
     t = _ZERO.sub(lambda m: m.group(0).replace("zero", "0%"), t)
     return re.sub(r"\s+", " ", t).strip()
 
@@ -180,12 +193,12 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
     if refused:
         return Compilation(None, refused)
     t = " " + canonical(text) + " "
-    zones = tuple(z.name for z in scenario.city.zones)
+    city = City.of(scenario)
     issues: list[Issue] = []
     notes = [NOTE]
     constraints: list[SLAConstraint] = []
     restrictions: list[Restriction] = []
-    for clause in _clauses(t, zones):
+    for clause in _clauses(t, city.zones):
         if _NEGATED_ACTION.search(clause) and not _COMPARISON.search(clause):
             issues.append(
                 Issue(
@@ -196,7 +209,7 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
             )
             continue
         try:
-            reading = read(clause, zones)
+            reading = read(clause, city)
         except ValidationError as exc:  # a number out of range (a 400-digit ceiling is inf): ask, never crash
             first = exc.errors()[0]
             where = "constraints" if exc.title == "SLAConstraint" else "restrictions"
@@ -235,6 +248,24 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
             )
     restrictions, contradictions = _merged(restrictions)
     issues += contradictions
+    odd = [w for w in _MIXED.findall(t) if not _KNOWN_MIXED.fullmatch(w)]
+    if odd:
+        issues.append(
+            Issue(
+                field="intent",
+                message=f"words of letters and digits not understood: {', '.join(dict.fromkeys(odd[:5]))}",
+                question="Which cell, link or quantity is meant (e.g. 'cell 3', '40%', '10 ms')?",
+            )
+        )
+    other = [p for p in _PERCENTILE.findall(t) if float(p[0] or p[1]) != 99.0]
+    if other:
+        issues.append(
+            Issue(
+                field="constraints",
+                message=f"latency is measured as its 99th percentile only, not the {other[0][0] or other[0][1]}th",
+                question="Is a ceiling on the 99th-percentile latency what you mean?",
+            )
+        )
     issues += objective_issues(t)
     negative = re.search(r"(?<![\w.])-\s*\d+(?:\.\d+)?", t)
     if negative:
@@ -298,6 +329,13 @@ def waiver_issues(text: str) -> list[Issue]:
             )
         ]
     return []
+
+
+_PERCENTILE = re.compile(r"\bp(\d+(?:\.\d+)?)\b|\b(\d+(?:\.\d+)?)(?:st|nd|rd|th)?[ -]?percentile")
+_MIXED = re.compile(r"\b(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]+\b")
+_KNOWN_MIXED = re.compile(r"p\d{2}(?:\.\d+)?|\d+(?:st|nd|rd|th)|\d+g|3gpp|(?:cells?|links?|zone|steps?)\d+")
+"""Words of letters and digits the rules know: percentiles ("p99"), ordinals, "5g", ids glued to their
+kind ("cell3"). Any other ("c3", "l2") is asked about, never dropped."""
 
 
 def _clauses(t: str, zones: tuple[str, ...]) -> list[str]:
@@ -397,7 +435,7 @@ def _objective(t: str) -> Objective:
 
 
 def _window(t: str) -> Window | None:
-    m = re.search(r"(?:next|first) (\d+) (?:slow )?steps", t)
+    m = re.search(r"(?:next|first|for|during|over) (\d+) (?:slow )?steps", t)
     if m:
         return Window(start=0, end=max(int(m.group(1)) - 1, 0))
     m = re.search(r"(?:steps?|from step) (\d+) ?(?:to|-|through|until|and) ?(?:step )?(\d+)", t)

@@ -28,7 +28,8 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from twm_gym.intents.spec import Restriction, SLAConstraint
+from twm_gym.core.params import Scenario
+from twm_gym.intents.spec import SLICE_NAMES, Restriction, SLAConstraint
 
 _ALIASES = {
     "fwa": (
@@ -66,19 +67,36 @@ def slices_in(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), _SLICE_OF[m.group(0)]) for m in SLICE_MENTION.finditer(text)]
 
 
-_ID_LIST = r"\d+(?:\s*(?:,|and|or|&)\s*(?:(?:at|on|in) )?(?:(?:cell|link)s?\s*)?\d+)*"
-"""Numbers joined by separators; each separator needs a number after it, so a list has one parse."""
+_ID = r"\d+(?!\d)(?:\s*(?:-|to|through|thru)\s*\d+(?![\d%]|\.\d))?"
+_ID_LIST = rf"{_ID}(?:\s*(?:,|and|or|&)\s*(?:(?:at|on|in) )?(?:(?:cell|link)s?\s*)?{_ID})*"
+"""Ids and id ranges ("3-5", "3 to 5") joined by separators; each separator needs a number after it,
+so a list has one parse."""
+MAX_RANGE = 1_000
+"""The longest id range spelled out; a longer one keeps its two ends (and the spec check names them)."""
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    """The ids of an id list, ranges spelled out: "3-5 and 8" -> 3, 4, 5, 8."""
+    out: list[str] = []
+    for m in re.finditer(r"(\d+)(?:\s*(?:-|to|through|thru)\s*(\d+))?", text):
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        out += [str(i) for i in range(lo, hi + 1)] if 0 <= hi - lo <= MAX_RANGE else [m.group(1), m.group(2)]
+    return tuple(dict.fromkeys(out))
+
+
 IDS = re.compile(rf"\b(cell|link)s?\s*#?[_-]?({_ID_LIST})(?!\s*(?:%|ms\b|s\b|\.\d))")
 _DOWN_LINKS = re.compile(
     r"(?:is|are)?\s*(?:down|failed|failing|in maintenance|under maintenance|out of service|for maintenance)"
 )
 _STEPS = re.compile(
-    r"(?:next|first|last) \d+ (?:slow )?steps?"
+    r"\d+ (?:slow )?steps?\b"
     r"|(?:steps?|from step|between step) \d+ ?(?:to|-|through|until|till|and) ?(?:step )?\d+"
     r"|(?:until|till|up to|through|to the end of|by|before|after) step \d+"
     r"|\bsteps? \d+\b"
 )
 _ALL = re.compile(r"\b(?:everywhere|anywhere|network[- ]wide|(?:every|each|all|any) (?:cells?|sites?|links?))\b")
+_EXCEPT = re.compile(r"\b(?:except|excluding|other than|apart from|but not|save for)(?: for| in| on| at)?(?: the)?\s*$")
+_EVERY_SLICE = re.compile(r"\b(?:all|every|each|any) slices?\b|\b(?:anyone|everyone|everybody|all traffic)\b")
 _ZONE_WORD = re.compile(r"\bzone\s+(\d+)|\b([a-z]+)(?=\s+(?:zone|area|district)\b)")
 _NOT_A_NAME = frozenset(
     "the this that each every any a whole same entire one its their of in on at to for and or is are fwa".split()
@@ -118,12 +136,29 @@ _FALL = re.compile(r"(?:never|not|n't)\s+(?:\w+\s+)?(?:drop|fall|go|dip|sink)\w*
 """A floor said as a negated fall ("should never drop below 40%"): a share, not a loss."""
 
 
+@dataclass(frozen=True)
+class City:
+    """What a place in an intent can name: the scenario's zone names and how many cells and links it has."""
+
+    zones: tuple[str, ...]
+    cells: int
+    links: int
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> City:
+        return cls(
+            tuple(z.name for z in scenario.city.zones), len(scenario.city.cell_xy), len(scenario.transport.links)
+        )
+
+
 @dataclass
 class Place:
     """Where a share bound applies: ``scope`` and ``ids`` as in :class:`Restriction`."""
 
     scope: str = "all"
     ids: tuple[str, ...] = ()
+    excluded: bool = False
+    """Named after "except", "excluding", "other than": a place taken out of the rest."""
 
 
 @dataclass
@@ -155,8 +190,7 @@ def places(clause: str, zones: tuple[str, ...]) -> list[tuple[int, int, Place]]:
             or re.search(r"(?:maintenance|outage|down) (?:on|of) $", clause[: m.start()])
         ):
             continue
-        ids = tuple(dict.fromkeys(re.findall(r"\d+", m.group(2))))
-        out.append((m.start(), m.end(), Place(m.group(1), ids)))
+        out.append((m.start(), m.end(), Place(m.group(1), _ids(m.group(2)))))
     taken = [(a, b) for a, b, _ in out] + [(a, b) for a, b, _ in slices_in(clause)]  # "fwa loss": a slice
     for zone in zones:
         for m in re.finditer(rf"\b{re.escape(zone.lower())}\b(?! traffic)", clause):
@@ -169,6 +203,9 @@ def places(clause: str, zones: tuple[str, ...]) -> list[tuple[int, int, Place]]:
             out.append((m.start(), m.end(), Place("zone", (name,))))
     for m in _ALL.finditer(clause):
         out.append((m.start(), m.end(), Place("all", ())))
+    for i, (a, b, p) in enumerate(out):
+        if _EXCEPT.search(clause, max(0, a - 24), a):
+            out[i] = (a, b, Place(p.scope, p.ids, excluded=True))
     return sorted(out, key=lambda x: x[0])
 
 
@@ -182,10 +219,23 @@ def where_only(clause: str, zones: tuple[str, ...]) -> bool:
                         r"district|links?|within)[\s:()\-—–]+)*", rest + " ") is not None  # fmt: skip
 
 
-def _places_of(found: list[tuple[int, int, Place]]) -> list[Place]:
+def _places_of(found: list[tuple[int, int, Place]], city: City) -> list[Place] | None:
     """The places a part of a clause names, one per scope: specific ones over "everywhere"/"each
-    cell" ("in the corridor, at most 45% of each cell" is the corridor's cells); ids of one scope merge."""
-    specific = [p for _, _, p in found if p.scope != "all"]
+    cell" ("in the corridor, at most 45% of each cell" is the corridor's cells); ids of one scope
+    merge; cells or links named after "except" are taken out of the others (all of the city's when
+    no other is named). None when an exception cannot be spelled as ids (a zone, a mix of kinds)."""
+    specific = [p for _, _, p in found if p.scope != "all" and not p.excluded]
+    excluded = [p for _, _, p in found if p.excluded]
+    if excluded:
+        kinds = {p.scope for p in excluded} | {p.scope for p in specific}
+        if len(kinds) != 1 or kinds & {"zone", "all"}:
+            return None
+        (kind,) = kinds
+        gone = {x for p in excluded for x in p.ids}
+        base = [x for p in specific for x in p.ids] or [
+            str(i) for i in range(city.cells if kind == "cell" else city.links)
+        ]
+        return [Place(kind, tuple(x for x in dict.fromkeys(base) if x not in gone))]
     if not specific:
         return [Place("all", ())]
     scopes = dict.fromkeys(p.scope for p in specific)
@@ -212,11 +262,11 @@ def _direction(segment: str, q_start: int, q_end: int) -> str | None:
     return None
 
 
-def read(clause: str, zones: tuple[str, ...]) -> Reading:
-    """The ceilings and share bounds of ``clause`` (canonical form) for a city with ``zones``."""
+def read(clause: str, city: City) -> Reading:
+    """The ceilings and share bounds of ``clause`` (canonical form) in ``city``."""
     out = Reading()
     skip = [m.span() for m in _STEPS.finditer(clause)]
-    found_places = places(clause, zones)
+    found_places = places(clause, city.zones)
     skip += [(a, b) for a, b, p in found_places]
     skip += [m.span() for m in IDS.finditer(clause)]  # links in maintenance: ids, not quantities
     plain = _masked(clause, skip)
@@ -236,23 +286,31 @@ def read(clause: str, zones: tuple[str, ...]) -> Reading:
         bounds = list(_BOUND.finditer(gap)) + list(_VERBS.finditer(gap))
         cuts.append(left.end() + (min(b.start() for b in bounds) if bounds else 0))
     cuts.append(len(clause))
-    clause_places = _places_of(found_places)
+    clause_places = _places_of(found_places, city)
     previous: str | None = None
     for q, a, b in zip(quantities, cuts, cuts[1:], strict=False):
         segment, local = plain[a:b], clause[a:b]
         value, unit = float(q.group(1)), q.group(2)
         slices = list(dict.fromkeys(s for x, _, s in named if a <= x < b))
-        if not slices:  # the nearest slice named before the segment, else after it
+        every = not slices and _EVERY_SLICE.search(segment) is not None  # "no more than 5% loss for anyone"
+        if not slices and not every:  # the nearest slice named before the segment, else after it
             slices = [s for x, _, s in named if x < a][-1:] or [s for x, _, s in named if x >= b][:1]
         words = _masked(local, [(x - a, y - a) for x, y, _ in named if a <= x < b])  # "low-latency" names a slice
         direction = _direction(segment, q.start() - a, q.end() - a) or previous  # "give URLLC 60% and eMBB 50%"
         previous = direction
         here = [f for f in found_places if a <= f[0] < b]
-        where = _places_of(here) if here else clause_places
+        where = _places_of(here, city) if here else clause_places
+        if where is None:
+            out.unread.append(local.strip())  # an exception said of a zone: no ids spell it
+            continue
         loss = unit != "ms" and unit != "s" and _LOSS.search(_FALL.sub(" ", words)) is not None
         latency = unit in ("ms", "s") or (not loss and _LATENCY.search(words) is not None)
         if latency or loss:
-            if direction not in ("cap", "set") or (latency and unit not in ("ms", "s")) or (loss and not slices):
+            if (
+                direction not in ("cap", "set")
+                or (latency and unit not in ("ms", "s"))
+                or (loss and not (slices or every))
+            ):
                 out.unread.append(local.strip())  # a floor on latency or loss, a latency with no unit, loss of what
                 continue
             if latency:
@@ -262,7 +320,9 @@ def read(clause: str, zones: tuple[str, ...]) -> Reading:
                 ]  # type: ignore[arg-type]
             else:
                 pct = value if unit == "%" or value > 1.0 else value * 100.0
-                out.constraints += [SLAConstraint(slice=s, metric="loss", max=pct, unit="%") for s in slices]  # type: ignore[arg-type]
+                out.constraints += [
+                    SLAConstraint(slice=s, metric="loss", max=pct, unit="%") for s in slices or SLICE_NAMES
+                ]  # type: ignore[arg-type]
             out.scoped_ceilings += [
                 ",".join(p.ids) if p.scope == "zone" else p.scope for p in where if p.scope != "all"
             ]
