@@ -164,6 +164,16 @@ def test_ids_that_are_not_numbers_are_ungrounded_not_a_crash() -> None:
     assert res.fell_back and "links_down two" in (res.attempts[0].error or "")
 
 
+def test_an_id_is_grounded_only_as_the_text_states_or_lists_it() -> None:
+    """Cell 4 is stated by "cells 3-5", not by "cells 3 and 5" (nor by "next 5 steps" meaning step 4)."""
+    four = '{"restrictions": [{"scope": "cell", "ids": ["3", "4", "5"], "slice": "urllc", "floor": 0.3}]}'
+    res = compile_with_backend("reserve 30% for urllc on cells 3-5", SC, lambda prompt, schema: four, retries=0)
+    assert not res.fell_back
+    res = compile_with_backend("reserve 30% for urllc on cells 3 and 5", SC, lambda prompt, schema: four, retries=0)
+    assert res.fell_back and "ids 4" in (res.attempts[0].error or "")
+    assert res.spec is not None and res.spec.restrictions[0].ids == ("3", "5")  # the rules' reading
+
+
 def test_rules_vs_model_agreement_report() -> None:
     def echo_rules(text: str, scenario: object) -> Compilation:  # a "model" that answers what the rules do
         spec = compile_intent(text, SC).spec

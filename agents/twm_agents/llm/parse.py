@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from twm_agents.llm.embedded import Compilation, canonical, compile_intent, event_of, guard_issues, mentioned_slices
+from twm_agents.llm.requirements import IDS, ids_of
 from twm_gym.core.params import Scenario
 from twm_gym.intents.spec import IntentSpec, Issue, Objective, check, json_schema
 
@@ -95,9 +96,9 @@ _NUMBER = re.compile(r"(?<![\w.])(\d{1,12}(?:\.\d{1,12})?)")
 def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
     """What a model's ``spec`` holds that ``intent`` never states: a meaning check on model output.
 
-    Every number (a ceiling, a share, an id, a window step) must be one the text states, up to its
-    unit (a percentage as a fraction and back, seconds as milliseconds, "the next 6 steps" as step
-    5); every zone it names and every slice it bounds must be named in the text (by the
+    Every number (a ceiling, a share, a window step) must be one the text states, up to its unit (a
+    percentage as a fraction and back, seconds as milliseconds, "the next 6 steps" as step 5); every
+    cell or link id one it states or lists ("cells 3-5" lists cell 4); every zone it names and every slice it bounds must be named in the text (by the
     compiler's slice words). A model cannot add a 1 % cap, a cell or a slice the operator did not
     write. Nor an event, a time window or a change of objective: an event must be the one the
     text's own words name (the compiler's event vocabulary), a window needs steps in the text, and
@@ -107,6 +108,8 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
     forms = stated | {x / 100 for x in stated} | {x * 100 for x in stated} | {x * 1000 for x in stated}
     forms |= {x - 1 for x in stated}
     named = set(mentioned_slices(text))
+    listed = {x for m in IDS.finditer(text) for x in ids_of(m.group(2))}  # "cells 3-5" lists cell 4
+    listed |= {f"{x:g}" for x in stated if x.is_integer()}  # an id is a number the text states, as stated
 
     def known(x: float | str) -> bool:
         """Whether ``x`` (a number, or an id as text) is a plain number the text states."""
@@ -128,7 +131,9 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
             if value is not None and not known(value) and not (value == 0.0 and re.search(r"\bzero\b", text)):
                 out.append(f"restrictions[{i}].{bound} {value:g}")
         for x in r.ids:
-            if (r.scope in ("cell", "link") and not known(x)) or (r.scope == "zone" and x not in text):
+            if (r.scope in ("cell", "link") and x.strip() not in listed) or (
+                r.scope == "zone" and x not in text
+            ):
                 out.append(f"restrictions[{i}].ids {x}")
         if r.slice is not None and r.slice not in named:
             out.append(f"restrictions[{i}].slice {r.slice}")
@@ -138,7 +143,7 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
             if step != 0 and not known(float(step)):
                 out.append(f"window.{end} {step}")
     for x in spec.context.links_down:
-        if not known(x):
+        if x.strip() not in listed:
             out.append(f"context.links_down {x}")
     if spec.context.event != "none" and spec.context.event != event_of(text):
         out.append(f"context.event {spec.context.event}")

@@ -75,7 +75,7 @@ MAX_RANGE = 1_000
 """The longest id range spelled out; a longer one keeps its two ends (and the spec check names them)."""
 
 
-def _ids(text: str) -> tuple[str, ...]:
+def ids_of(text: str) -> tuple[str, ...]:
     """The ids of an id list, ranges spelled out: "3-5 and 8" -> 3, 4, 5, 8."""
     out: list[str] = []
     for m in re.finditer(r"(\d+)(?:\s*(?:-|to|through|thru)\s*(\d+))?", text):
@@ -190,7 +190,7 @@ def places(clause: str, zones: tuple[str, ...]) -> list[tuple[int, int, Place]]:
             or re.search(r"(?:maintenance|outage|down) (?:on|of) $", clause[: m.start()])
         ):
             continue
-        out.append((m.start(), m.end(), Place(m.group(1), _ids(m.group(2)))))
+        out.append((m.start(), m.end(), Place(m.group(1), ids_of(m.group(2)))))
     taken = [(a, b) for a, b, _ in out] + [(a, b) for a, b, _ in slices_in(clause)]  # "fwa loss": a slice
     for zone in zones:
         for m in re.finditer(rf"\b{re.escape(zone.lower())}\b(?! traffic)", clause):
