@@ -129,3 +129,21 @@ def test_every_slice_windows_and_what_the_rules_do_not_know() -> None:
     for text, field in [("keep urllc at 30% min on c3", "intent"), ("URLLC p99.9 under 10 ms", "constraints")]:
         result = compile_intent(text, SC)
         assert result.spec is None and result.issues[0].field == field
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("link 3 maintenance at step 5", {"start": 5, "end": 5}),
+        ("keep urllc latency below 10 ms after step 6", {"start": 7}),
+        ("from step 6 on, cut cost", {"start": 6}),
+        ("before step 4 save money", {"end": 3}),
+    ],
+)
+def test_windows_said_from_one_step(text: str, window: dict[str, int]) -> None:
+    assert spec(text)["window"] == window
+
+
+@pytest.mark.parametrize("text", ["before step 0 save money", "next 0 steps save money", "save money 3 steps later"])
+def test_steps_that_make_no_window_are_an_issue_not_a_crash(text: str) -> None:
+    assert [i.field for i in compile_intent(text, SC).issues] == ["window"]

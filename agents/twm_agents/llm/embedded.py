@@ -277,7 +277,26 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
             )
         )
     objective = _objective(t)
-    window = _window(t)
+    try:
+        window = _window(t, scenario.horizon)
+    except ValidationError:  # "before step 0", "the next 0 steps"
+        window = None
+        issues.append(
+            Issue(
+                field="window",
+                message="the steps named make an empty window",
+                question=f"Which steps (0 to {scenario.horizon - 1}) should the intent cover?",
+            )
+        )
+    else:
+        if window is None and re.search(r"\bsteps?\s*#?\d|\d+ (?:slow )?steps?\b", t):
+            issues.append(
+                Issue(
+                    field="window",
+                    message="steps are named but no window was read from them",
+                    question=f"Which steps (0 to {scenario.horizon - 1}) should the intent cover?",
+                )
+            )
     context = _context(t)
     nothing = not (constraints or restrictions or window or context.event != "none" or objective != Objective())
     if nothing and not issues:
@@ -434,16 +453,25 @@ def _objective(t: str) -> Objective:
     return Objective()
 
 
-def _window(t: str) -> Window | None:
+def _window(t: str, horizon: int) -> Window | None:
+    """The slow steps ``t`` names, within an episode of ``horizon`` steps: "the next 6 steps", "steps
+    3 to 8", "until step 5", "from step 6 on", "after step 6" (from step 7), "at step 5"."""
     m = re.search(r"(?:next|first|for|during|over) (\d+) (?:slow )?steps", t)
     if m:
-        return Window(start=0, end=max(int(m.group(1)) - 1, 0))
+        return Window(start=0, end=int(m.group(1)) - 1)
     m = re.search(r"(?:steps?|from step) (\d+) ?(?:to|-|through|until|and) ?(?:step )?(\d+)", t)
     if m:
         return Window(start=int(m.group(1)), end=int(m.group(2)))
-    m = re.search(r"(?:until|till|up to|through|to the end of) step (\d+)", t)
+    m = re.search(r"(?:until|till|up to|through|to the end of|before|by) step (\d+)", t)
     if m:
-        return Window(start=0, end=int(m.group(1)))
+        return Window(start=0, end=int(m.group(1)) - (m.group(0).startswith("before")))
+    m = re.search(r"(?:after|from|starting(?: at| from)?|beginning(?: at)?|since) step (\d+)", t)
+    if m:
+        start = int(m.group(1)) + m.group(0).startswith("after")
+        return Window(start=start, end=max(horizon - 1, start))
+    m = re.search(r"(?:at|on|in|during) step (\d+)", t)
+    if m:
+        return Window(start=int(m.group(1)), end=int(m.group(1)))
     return None
 
 

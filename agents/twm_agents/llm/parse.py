@@ -98,11 +98,12 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
 
     Every number (a ceiling, a share, a window step) must be one the text states, up to its unit (a
     percentage as a fraction and back, seconds as milliseconds, "the next 6 steps" as step 5); every
-    cell or link id one it states or lists ("cells 3-5" lists cell 4); every zone it names and every slice it bounds must be named in the text (by the
-    compiler's slice words). A model cannot add a 1 % cap, a cell or a slice the operator did not
-    write. Nor an event, a time window or a change of objective: an event must be the one the
-    text's own words name (the compiler's event vocabulary), a window needs steps in the text, and
-    an objective other than the default needs the text to speak of cost or of compliance."""
+    cell or link id one it states or lists ("cells 3-5" lists cell 4); every zone it names and every
+    slice it bounds must be named in the text (by the compiler's slice words). A model cannot add a
+    1 % cap, a cell or a slice the operator did not write. Nor an event, a time window or a change
+    of objective: an event must be the one the text's own words name (the compiler's event
+    vocabulary), a window needs steps in the text, and an objective other than the default needs the
+    text to speak of cost or of compliance."""
     text = canonical(intent)  # number words as digits: "forty percent" states 40
     stated = {float(x) for x in _NUMBER.findall(text)}
     forms = stated | {x / 100 for x in stated} | {x * 100 for x in stated} | {x * 1000 for x in stated}
@@ -131,9 +132,7 @@ def grounding_issues(spec: IntentSpec, intent: str) -> list[str]:
             if value is not None and not known(value) and not (value == 0.0 and re.search(r"\bzero\b", text)):
                 out.append(f"restrictions[{i}].{bound} {value:g}")
         for x in r.ids:
-            if (r.scope in ("cell", "link") and x.strip() not in listed) or (
-                r.scope == "zone" and x not in text
-            ):
+            if (r.scope in ("cell", "link") and x.strip() not in listed) or (r.scope == "zone" and x not in text):
                 out.append(f"restrictions[{i}].ids {x}")
         if r.slice is not None and r.slice not in named:
             out.append(f"restrictions[{i}].slice {r.slice}")
