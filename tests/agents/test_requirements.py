@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twm_agents.llm.embedded import canonical, compile_intent
 from twm_agents.llm.requirements import City, read, slices_in
+from twm_gym.intents.spec import check
 from twm_gym.scenarios import load_scenario
 
 SC = load_scenario("hotspot-id")
@@ -147,3 +150,32 @@ def test_windows_said_from_one_step(text: str, window: dict[str, int]) -> None:
 @pytest.mark.parametrize("text", ["before step 0 save money", "next 0 steps save money", "save money 3 steps later"])
 def test_steps_that_make_no_window_are_an_issue_not_a_crash(text: str) -> None:
     assert [i.field for i in compile_intent(text, SC).issues] == ["window"]
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "urllc", "embb", "fwa", "video", "home broadband", "low-latency", "every slice", "latency", "delay", "loss",
+        "p99", "p95", "at least", "at most", "no more than", "below", "above", "never", "not", "don't", "or more",
+        "minimum", "floor", "cap", "reserve", "give", "set", "to", "between", "and", ",", ";", "but", "except",
+        "cell", "cells", "link", "links", "zone", "hospital", "corridor", "fwa zone", "everywhere", "each cell",
+        "step", "steps", "next", "after", "before", "from", "until", "for", "maintenance", "down", "wave", "concert",
+        "cost", "cut cost", "ignore cost", "half of", "a quarter of", "zero", "%", "ms", "s", "percent", "-", "c3",
+    ]
+)  # fmt: skip
+_NUMBERS = st.one_of(
+    st.integers(0, 12).map(str),
+    st.integers(0, 10**30).map(str),
+    st.floats(0, 200, allow_nan=False).map(lambda x: f"{x:.3g}"),
+    st.sampled_from(["0", "0.5", "1", "3-5", "20-40%", "1 to 3", "9" * 40]),
+)
+
+
+@settings(max_examples=300, deadline=200)
+@given(st.lists(st.one_of(_FRAGMENTS, _NUMBERS), min_size=1, max_size=24))
+def test_any_sentence_of_the_rules_words_compiles_or_is_refused_fast(words: list[str]) -> None:
+    """Sentences made of the words and numbers the rules read, in any order: a valid, plannable
+    spec or issues, never an exception, each within the deadline."""
+    result = compile_intent(" ".join(words), SC)
+    assert (result.spec is None) == bool(result.issues)
+    if result.spec is not None:
+        assert check(result.spec, SC) == []
