@@ -179,3 +179,11 @@ def test_any_sentence_of_the_rules_words_compiles_or_is_refused_fast(words: list
     assert (result.spec is None) == bool(result.issues)
     if result.spec is not None:
         assert check(result.spec, SC) == []
+
+
+def test_a_link_said_to_be_down_is_an_event_never_a_place() -> None:
+    got = spec("link 7 is in maintenance and cap video at 40% on link 6")
+    assert got["restrictions"][0]["ids"] == ("6",) and got["context"]["links_down"] == ("7",)
+    assert spec("links 3-5 are down for maintenance")["context"]["links_down"] == ("3", "4", "5")
+    during = spec("cap video at 40% on link 6 during maintenance")  # link 6 is where, not what is down
+    assert during["restrictions"][0]["ids"] == ("6",) and "links_down" not in during["context"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from twm_agents.llm.requirements import City, read, slices_in, where_only
+from twm_agents.llm.requirements import City, links_down, read, slices_in, where_only
 from twm_gym.core.params import Scenario
 from twm_gym.intents.spec import Context, IntentSpec, Issue, Objective, Restriction, SLAConstraint, Window, check
 
@@ -326,8 +326,6 @@ def compile_intent(text: str, scenario: Scenario) -> Compilation:
 MAX_INTENT_CHARS = 2_000
 """The longest intent compiled: an operator's intent is a few sentences, and every rule then runs
 in well under 100 ms."""
-_ID_LIST_AND = r"\d+(?:\s*(?:,|and)\s*\d+)*"
-
 _GUARDED = r"(?:slas?|constraints?|guardrails?|ceilings?|safety)"
 _WAIVER = re.compile(
     r"(?:ignore|disable|drop|waive|forget|bypass|override|suspend|turn off|switch off|remove|lift|relax)\s+"
@@ -481,10 +479,9 @@ def event_of(text: str) -> str:
 
 
 def _context(t: str) -> Context:
-    links = re.search(rf"links? ({_ID_LIST_AND})(?!\d)[^.;,]*?(?:maintenance|down|fail|out of service)", t)
-    links = links or re.search(rf"(?:maintenance|down|outage)[^.;,]*? links? ({_ID_LIST_AND})", t)
-    if links:
-        return Context(event="maintenance", links_down=tuple(dict.fromkeys(re.findall(r"\d+", links.group(1)))))
+    down = tuple(dict.fromkeys(x for _, _, ids in links_down(t) for x in ids))
+    if down:
+        return Context(event="maintenance", links_down=down)
     if re.search(r"maintenance", t):
         return Context(event="maintenance")
     if re.search(r"\bwave\b|rush hour|commut\w* (?:peak|rush)", t):

@@ -67,7 +67,8 @@ def slices_in(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), _SLICE_OF[m.group(0)]) for m in SLICE_MENTION.finditer(text)]
 
 
-_ID = r"\d+(?!\d)(?:\s*(?:-|to|through|thru)\s*\d+(?![\d%]|\.\d))?"
+_THROUGH = r"\s*(?:-|–|to|through|thru)\s*"
+_ID = rf"\d+(?!\d)(?:{_THROUGH}\d+(?![\d%]|\.\d))?"
 _ID_LIST = rf"{_ID}(?:\s*(?:,|and|or|&)\s*(?:(?:at|on|in) )?(?:(?:cell|link)s?\s*)?{_ID})*"
 """Ids and id ranges ("3-5", "3 to 5") joined by separators; each separator needs a number after it,
 so a list has one parse."""
@@ -78,16 +79,30 @@ MAX_RANGE = 1_000
 def ids_of(text: str) -> tuple[str, ...]:
     """The ids of an id list, ranges spelled out: "3-5 and 8" -> 3, 4, 5, 8."""
     out: list[str] = []
-    for m in re.finditer(r"(\d+)(?:\s*(?:-|to|through|thru)\s*(\d+))?", text):
+    for m in re.finditer(rf"(\d+)(?:{_THROUGH}(\d+))?", text):
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         out += [str(i) for i in range(lo, hi + 1)] if 0 <= hi - lo <= MAX_RANGE else [m.group(1), m.group(2)]
     return tuple(dict.fromkeys(out))
 
 
 IDS = re.compile(rf"\b(cell|link)s?\s*#?[_-]?({_ID_LIST})(?!\s*(?:%|ms\b|s\b|\.\d))")
-_DOWN_LINKS = re.compile(
-    r"(?:is|are)?\s*(?:down|failed|failing|in maintenance|under maintenance|out of service|for maintenance)"
+_DOWN_AFTER = re.compile(
+    r"(?:\s+(?:is|are|was|were|will|be|been|being|goes|go|went|gets|get|taken|currently|now|scheduled|planned"
+    r"|for|in|under)){0,4}\s+(?:down|offline|failed|failing|fails|fail|maintenance|out of service|outage)\b"
 )
+_DOWN_BEFORE = re.compile(r"(?:maintenance|outage|failure)(?: window)? (?:on|of|for|at) (?:the )?$")
+
+
+def links_down(text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """``(start, end, ids)`` of every link id list ``text`` says is down or in maintenance ("link 4 is
+    down", "links 3-5 out of service", "maintenance on links 1 and 2"): an event, not a place."""
+    out = []
+    for m in IDS.finditer(text):
+        if m.group(1) == "link" and (_DOWN_AFTER.match(text, m.end()) or _DOWN_BEFORE.search(text, 0, m.start())):
+            out.append((m.start(), m.end(), ids_of(m.group(2))))
+    return out
+
+
 _STEPS = re.compile(
     r"\d+ (?:slow )?steps?\b"
     r"|(?:steps?|from step|between step) \d+ ?(?:to|-|through|until|till|and) ?(?:step )?\d+"
@@ -184,11 +199,9 @@ def places(clause: str, zones: tuple[str, ...]) -> list[tuple[int, int, Place]]:
     link said to be down or in maintenance is an event, not a place), the scenario's ``zones`` and
     any other "NAME zone" (kept by name, so that the spec check reports it), "everywhere"."""
     out: list[tuple[int, int, Place]] = []
+    down = {a for a, _, _ in links_down(clause)}
     for m in IDS.finditer(clause):
-        if m.group(1) == "link" and (
-            _DOWN_LINKS.match(clause, m.end())
-            or re.search(r"(?:maintenance|outage|down) (?:on|of) $", clause[: m.start()])
-        ):
+        if m.start() in down:
             continue
         out.append((m.start(), m.end(), Place(m.group(1), ids_of(m.group(2)))))
     taken = [(a, b) for a, b, _ in out] + [(a, b) for a, b, _ in slices_in(clause)]  # "fwa loss": a slice
